@@ -1,0 +1,101 @@
+//! The `sloscope` command: `serve` runs the server; `bench` measures it against its peers.
+//! Errors are reported here with `anyhow`; everything below returns typed errors.
+
+#![allow(clippy::print_stdout)]
+
+mod bench;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use sloscope_server::{Config, Overrides};
+
+#[derive(Parser)]
+#[command(name = "sloscope", version, about = "SLO-first observability backend: OTLP in, application signals, SLOs, investigations")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: OTLP receivers, store and query API.
+    Serve(ServeArgs),
+    /// Measure sloscope (and its peers, in the same run).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// TOML configuration file (see sloscope.example.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where the store keeps its data.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// OTLP/gRPC listen address [default: 127.0.0.1:4317]
+    #[arg(long)]
+    otlp_grpc_addr: Option<String>,
+    /// OTLP/HTTP listen address [default: 127.0.0.1:4318]
+    #[arg(long)]
+    otlp_http_addr: Option<String>,
+    /// Query API and UI listen address [default: 127.0.0.1:8080]
+    #[arg(long)]
+    http_addr: Option<String>,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLOSCOPE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("install SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let overrides = Overrides {
+        data_dir: args.data_dir,
+        otlp_grpc_addr: args.otlp_grpc_addr,
+        otlp_http_addr: args.otlp_http_addr,
+        http_addr: args.http_addr,
+    };
+    let config = Config::load(args.config.as_deref(), &overrides)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let data_dir = config.store.data_dir.clone();
+    let sync = config.store.sync;
+    let auth = if config.auth_enabled() { format!("{} bearer token(s)", config.tokens.len()) } else { "off (no tokens configured)".to_owned() };
+    runtime.block_on(sloscope_server::serve(config, shutdown_signal(), |bound| {
+        println!("sloscope {} serving", env!("CARGO_PKG_VERSION"));
+        println!("  OTLP gRPC   {}", bound.otlp_grpc);
+        println!("  OTLP HTTP   http://{}/v1/{{traces,metrics,logs}}", bound.otlp_http);
+        println!("  API         http://{}/api/v1  (OpenAPI at /api/v1/openapi.json, metrics at /metrics)", bound.http);
+        println!("  data dir    {}", data_dir.display());
+        println!("  durability  {sync:?}");
+        println!("  auth        {auth}");
+    }))?;
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    init_logging();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Bench(command) => bench::run(command),
+    }
+}

@@ -1,0 +1,354 @@
+//! The query API under `/api/v1` (JSON), health endpoints and the server's own `/metrics`.
+//! Handlers parse and validate parameters, ask the store, and shape the answer; the maths
+//! of merging minutes into steps lives in [`crate::signals`].
+
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sloscope_model::{SignalKind, TimeRange, parse_timestamp};
+use sloscope_store::{LogQuery, PointQuery, SignalFilter, SpanQuery, Store};
+
+use crate::auth::Authenticator;
+use crate::config::Scope;
+use crate::error::ApiError;
+use crate::pipeline::Ingestor;
+use crate::signals::{self, Percentiles};
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Arc<dyn Store>,
+    pub ingestor: Arc<Ingestor>,
+    pub authenticator: Arc<Authenticator>,
+}
+
+pub fn router(state: ApiState) -> Router {
+    let api = Router::new()
+        .route("/api/v1/services", get(services))
+        .route("/api/v1/services/{service}/signals", get(service_signals))
+        .route("/api/v1/dependencies", get(dependencies))
+        .route("/api/v1/traces/{trace_id}", get(trace))
+        .route("/api/v1/spans", get(spans))
+        .route("/api/v1/logs", get(logs))
+        .route("/api/v1/metrics/{name}", get(metric))
+        .route("/metrics", get(prometheus_metrics))
+        .route_layer(middleware::from_fn_with_state((state.authenticator.clone(), Scope::Read), require_scope));
+    let admin = Router::new()
+        .route("/api/v1/admin/flush", axum::routing::post(flush))
+        .route_layer(middleware::from_fn_with_state((state.authenticator.clone(), Scope::Admin), require_scope));
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(|| async { "ready\n" }))
+        .route("/api/v1/openapi.json", get(openapi))
+        .merge(api)
+        .merge(admin)
+        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .with_state(state)
+}
+
+async fn require_scope(State((authenticator, scope)): State<(Arc<Authenticator>, Scope)>, request: Request, next: Next) -> Response {
+    match authenticator.check(request.headers(), scope) {
+        Ok(()) => next.run(request).await,
+        Err(denied) if denied.unauthenticated => ApiError::Unauthorized(denied.message).into_response(),
+        Err(denied) => ApiError::Forbidden(denied.message).into_response(),
+    }
+}
+
+/// Rolls everything acknowledged into segments now (before a backup, or to measure sizes).
+async fn flush(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let store = state.store.clone();
+    blocking(move || Ok(store.flush()?)).await?;
+    let stats = state.store.stats();
+    Ok(Json(json!({ "segments": stats.segment_count, "segment_bytes": stats.segment_bytes, "rows_written": stats.rows_written })))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json")).into_response()
+}
+
+fn now_unix_nano() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_nanos() as u64).unwrap_or(0)
+}
+
+const HOUR_NANOS: u64 = 3_600_000_000_000;
+
+/// `from`/`to` as users write them (RFC 3339 or unix seconds); the last hour by default.
+#[derive(Debug, Default, Deserialize)]
+struct RangeParams {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+impl RangeParams {
+    fn resolve(&self) -> Result<TimeRange, ApiError> {
+        let parse = |name: &str, value: &Option<String>| -> Result<Option<u64>, ApiError> {
+            value
+                .as_deref()
+                .filter(|text| !text.is_empty())
+                .map(|text| parse_timestamp(text).map_err(|error| ApiError::BadRequest(format!("`{name}`: {error}"))))
+                .transpose()
+        };
+        let to = parse("to", &self.to)?.unwrap_or_else(now_unix_nano);
+        let from = parse("from", &self.from)?.unwrap_or(to.saturating_sub(HOUR_NANOS));
+        if from >= to {
+            return Err(ApiError::BadRequest("`from` must be before `to`".into()));
+        }
+        Ok(TimeRange::new(from, to))
+    }
+}
+
+fn parse_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(100),
+        Some(0) => Err(ApiError::BadRequest("`limit` must be at least 1".into())),
+        Some(value) if value > 10_000 => Err(ApiError::BadRequest("`limit` must be at most 10000".into())),
+        Some(value) => Ok(value),
+    }
+}
+
+fn parse_trace_id(text: &str) -> Result<[u8; 16], ApiError> {
+    let bytes = hex::decode(text).map_err(|_| ApiError::BadRequest(format!("trace id `{text}` is not hex")))?;
+    bytes.try_into().map_err(|_| ApiError::BadRequest(format!("trace id `{text}` must be 32 hex digits")))
+}
+
+fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> impl Future<Output = Result<T, ApiError>> {
+    async move { tokio::task::spawn_blocking(work).await.map_err(|error| ApiError::Internal(error.to_string()))? }
+}
+
+#[derive(Debug, Deserialize)]
+struct ServicesParams {
+    #[serde(flatten)]
+    range: RangeParams,
+}
+
+async fn services(State(state): State<ApiState>, Query(params): Query<ServicesParams>) -> Result<Json<Value>, ApiError> {
+    let range = params.range.resolve()?;
+    let store = state.store.clone();
+    let summaries = blocking(move || {
+        let filter = SignalFilter { kind: Some(SignalKind::Server), ..SignalFilter::default() };
+        Ok(signals::summarize_services(&store.signals(range, &filter)?))
+    })
+    .await?;
+    Ok(Json(Value::Array(summaries)))
+}
+
+#[derive(Debug, Deserialize)]
+struct SignalParams {
+    #[serde(flatten)]
+    range: RangeParams,
+    operation: Option<String>,
+    step: Option<String>,
+    percentiles: Option<String>,
+    kind: Option<String>,
+    remote_service: Option<String>,
+    environment: Option<String>,
+}
+
+async fn service_signals(State(state): State<ApiState>, Path(service): Path<String>, Query(params): Query<SignalParams>) -> Result<Json<Value>, ApiError> {
+    let range = params.range.resolve()?;
+    let percentiles = Percentiles::parse(params.percentiles.as_deref())?;
+    let step = signals::parse_step(params.step.as_deref(), range)?;
+    let kind = match params.kind.as_deref() {
+        None | Some("server") => SignalKind::Server,
+        Some("dependency") => SignalKind::Dependency,
+        Some(other) => return Err(ApiError::BadRequest(format!("`kind` is `{other}`, want server or dependency"))),
+    };
+    let filter = SignalFilter {
+        kind: Some(kind),
+        environment: params.environment.clone(),
+        service: Some(service.clone()),
+        operation: params.operation.clone().filter(|operation| !operation.is_empty()),
+        remote_service: params.remote_service.clone().filter(|remote| !remote.is_empty()),
+    };
+    let store = state.store.clone();
+    let rows = blocking(move || Ok(store.signals(range, &filter)?)).await?;
+    let series = signals::bucket(&rows, range, step);
+    Ok(Json(json!({
+        "service": service,
+        "operation": params.operation,
+        "kind": kind,
+        "remote_service": params.remote_service,
+        "from": signals::rfc3339(range.from),
+        "to": signals::rfc3339(range.to),
+        "step_seconds": step.as_secs(),
+        "points": series.points.iter().map(|(start, stats)| signals::point_json(*start, stats, &percentiles)).collect::<Vec<_>>(),
+        "total": signals::stats_json(&series.total, &percentiles),
+    })))
+}
+
+async fn dependencies(State(state): State<ApiState>, Query(params): Query<ServicesParams>) -> Result<Json<Value>, ApiError> {
+    let range = params.range.resolve()?;
+    let store = state.store.clone();
+    let edges = blocking(move || {
+        let filter = SignalFilter { kind: Some(SignalKind::Dependency), ..SignalFilter::default() };
+        Ok(signals::summarize_edges(&store.signals(range, &filter)?))
+    })
+    .await?;
+    Ok(Json(Value::Array(edges)))
+}
+
+async fn trace(State(state): State<ApiState>, Path(trace_id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let id = parse_trace_id(&trace_id)?;
+    let store = state.store.clone();
+    let spans = blocking(move || {
+        let query = SpanQuery {
+            range: TimeRange::new(0, u64::MAX),
+            service: None,
+            operation: None,
+            min_duration: None,
+            errors_only: false,
+            trace_id: Some(id),
+            limit: 10_000,
+        };
+        Ok(store.spans(&query)?)
+    })
+    .await?;
+    if spans.is_empty() {
+        return Err(ApiError::NotFound(format!("no spans of trace {trace_id}")));
+    }
+    Ok(Json(json!({ "trace_id": trace_id.to_lowercase(), "spans": spans })))
+}
+
+#[derive(Debug, Deserialize)]
+struct SpansParams {
+    #[serde(flatten)]
+    range: RangeParams,
+    service: Option<String>,
+    operation: Option<String>,
+    min_duration_ms: Option<f64>,
+    status: Option<String>,
+    trace_id: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn spans(State(state): State<ApiState>, Query(params): Query<SpansParams>) -> Result<Json<Value>, ApiError> {
+    let errors_only = match params.status.as_deref() {
+        None | Some("") | Some("any") => false,
+        Some("error") => true,
+        Some(other) => return Err(ApiError::BadRequest(format!("`status` is `{other}`, want error or any"))),
+    };
+    let min_duration = match params.min_duration_ms {
+        Some(millis) if !(0.0..1e12).contains(&millis) => {
+            return Err(ApiError::BadRequest("`min_duration_ms` must be a non-negative number".into()));
+        }
+        Some(millis) => Some(Duration::from_secs_f64(millis / 1000.0)),
+        None => None,
+    };
+    let query = SpanQuery {
+        range: params.range.resolve()?,
+        service: params.service.filter(|service| !service.is_empty()),
+        operation: params.operation.filter(|operation| !operation.is_empty()),
+        min_duration,
+        errors_only,
+        trace_id: params.trace_id.as_deref().map(parse_trace_id).transpose()?,
+        limit: parse_limit(params.limit)?,
+    };
+    let store = state.store.clone();
+    let rows = blocking(move || Ok(store.spans(&query)?)).await?;
+    Ok(Json(json!({ "spans": rows })))
+}
+
+#[derive(Debug, Deserialize)]
+struct LogsParams {
+    #[serde(flatten)]
+    range: RangeParams,
+    service: Option<String>,
+    severity: Option<String>,
+    trace_id: Option<String>,
+    contains: Option<String>,
+    limit: Option<usize>,
+}
+
+/// OTLP severity numbers: the lowest number of each named level.
+fn parse_severity(text: &str) -> Result<i32, ApiError> {
+    let number = match text.to_ascii_lowercase().as_str() {
+        "trace" => 1,
+        "debug" => 5,
+        "info" => 9,
+        "warn" | "warning" => 13,
+        "error" => 17,
+        "fatal" => 21,
+        other => other.parse::<i32>().ok().filter(|number| (1..=24).contains(number)).ok_or_else(|| {
+            ApiError::BadRequest(format!("`severity` is `{text}`, want trace, debug, info, warn, error, fatal or 1-24"))
+        })?,
+    };
+    Ok(number)
+}
+
+async fn logs(State(state): State<ApiState>, Query(params): Query<LogsParams>) -> Result<Json<Value>, ApiError> {
+    let query = LogQuery {
+        range: params.range.resolve()?,
+        service: params.service.filter(|service| !service.is_empty()),
+        min_severity: params.severity.as_deref().filter(|text| !text.is_empty()).map(parse_severity).transpose()?,
+        trace_id: params.trace_id.as_deref().filter(|text| !text.is_empty()).map(parse_trace_id).transpose()?,
+        contains: params.contains.filter(|needle| !needle.is_empty()),
+        limit: parse_limit(params.limit)?,
+    };
+    let store = state.store.clone();
+    let rows = blocking(move || Ok(store.logs(&query)?)).await?;
+    Ok(Json(json!({ "logs": rows })))
+}
+
+#[derive(Debug, Deserialize)]
+struct MetricParams {
+    #[serde(flatten)]
+    range: RangeParams,
+    service: Option<String>,
+    step: Option<String>,
+}
+
+async fn metric(State(state): State<ApiState>, Path(name): Path<String>, Query(params): Query<MetricParams>) -> Result<Json<Value>, ApiError> {
+    let range = params.range.resolve()?;
+    let step = signals::parse_step(params.step.as_deref(), range)?;
+    let query = PointQuery { range, name: name.clone(), service: params.service.filter(|service| !service.is_empty()), limit: 1_000_000 };
+    let store = state.store.clone();
+    let rows = blocking(move || Ok(store.points(&query)?)).await?;
+    Ok(Json(json!({ "name": name, "step_seconds": step.as_secs(), "series": signals::metric_series(&rows, range, step) })))
+}
+
+/// The server's own metrics in the Prometheus text format.
+async fn prometheus_metrics(State(state): State<ApiState>) -> Response {
+    let stats = state.store.stats();
+    let counters = &state.ingestor.counters;
+    let mut text = String::new();
+    let signals = ["traces", "metrics", "logs"];
+    let mut family = |name: &str, help: &str, kind: &str, values: &[(String, u64)]| {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for (labels, value) in values {
+            text.push_str(&format!("{name}{labels} {value}\n"));
+        }
+    };
+    let per_signal = |values: &[std::sync::atomic::AtomicU64; 3]| -> Vec<(String, u64)> {
+        signals
+            .iter()
+            .zip(values)
+            .map(|(signal, value)| (format!("{{signal=\"{signal}\"}}"), value.load(std::sync::atomic::Ordering::Relaxed)))
+            .collect()
+    };
+    family("sloscope_ingest_requests_total", "Export requests received.", "counter", &per_signal(&counters.requests));
+    family("sloscope_ingest_items_accepted_total", "Spans, data points and log records accepted.", "counter", &per_signal(&counters.accepted_items));
+    family("sloscope_ingest_items_rejected_total", "Items rejected as unusable (reported as partial success).", "counter", &per_signal(&counters.rejected_items));
+    family("sloscope_ingest_requests_invalid_total", "Requests refused as malformed.", "counter", &per_signal(&counters.invalid_requests));
+    family("sloscope_ingest_requests_throttled_total", "Requests pushed back because the queue was full.", "counter", &per_signal(&counters.throttled_requests));
+    family("sloscope_ingest_queued_writes", "Exports waiting for the store writer.", "gauge", &[(String::new(), stats.queued_writes)]);
+    family("sloscope_wal_bytes", "Bytes in the write-ahead log.", "gauge", &[(String::new(), stats.wal_bytes)]);
+    family("sloscope_segments", "Parquet segment files.", "gauge", &[(String::new(), stats.segment_count)]);
+    family("sloscope_segment_bytes", "Bytes in Parquet segments.", "gauge", &[(String::new(), stats.segment_bytes)]);
+    family("sloscope_head_rows", "Rows in memory not yet rolled into segments.", "gauge", &[(String::new(), stats.head_rows)]);
+    family("sloscope_rollup_series", "Per-minute signal series held in rollups.", "gauge", &[(String::new(), stats.rollup_series)]);
+    family("sloscope_operations_folded_total", "Spans whose operation folded into `other` by the cardinality guard.", "counter", &[(String::new(), stats.folded_operations)]);
+    let tables = ["spans", "logs", "metrics"];
+    let rows: Vec<(String, u64)> = tables.iter().zip(stats.rows_written).map(|(table, value)| (format!("{{table=\"{table}\"}}"), value)).collect();
+    family("sloscope_rows_written_total", "Rows written to the store.", "counter", &rows);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
