@@ -60,7 +60,16 @@ impl ExportResponse {
         }
     }
 
+    /// The JSON form; without partial success it is `{}`, as the OpenTelemetry Collector sends.
     pub fn encode_json(&self) -> Vec<u8> {
+        let has_partial_success = match self {
+            ExportResponse::Traces(response) => response.partial_success.is_some(),
+            ExportResponse::Metrics(response) => response.partial_success.is_some(),
+            ExportResponse::Logs(response) => response.partial_success.is_some(),
+        };
+        if !has_partial_success {
+            return b"{}".to_vec();
+        }
         let encoded = match self {
             ExportResponse::Traces(response) => serde_json::to_vec(response),
             ExportResponse::Metrics(response) => serde_json::to_vec(response),

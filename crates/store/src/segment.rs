@@ -242,7 +242,6 @@ pub fn scan(data_dir: &Path, segment: &SegmentMeta, pruning: &Pruning, mut visit
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::Array;
 
     #[test]
     fn hourly_files_sorted_and_pruned() {

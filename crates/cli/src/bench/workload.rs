@@ -37,6 +37,8 @@ pub struct TimeWindow {
 #[derive(Clone, Copy, Default)]
 pub struct Tally {
     pub requests: u64,
+    /// Traces, each with exactly one frontend server span.
+    pub traces: u64,
     pub spans: u64,
     pub bytes: u64,
     pub error_spans: u64,
@@ -47,6 +49,7 @@ pub struct Tally {
 impl Tally {
     pub fn merge(&mut self, other: &Tally) {
         self.requests += other.requests;
+        self.traces += other.traces;
         self.spans += other.spans;
         self.bytes += other.bytes;
         self.error_spans += other.error_spans;
@@ -85,6 +88,7 @@ struct Service {
     scope: &'static str,
     code_root: &'static str,
     port: i64,
+    /// What the service sends as `User-Agent` when it calls another over HTTP.
     user_agent: &'static str,
     endpoints: &'static [Endpoint],
 }
@@ -235,7 +239,7 @@ const SERVICES: [Service; 6] = [
         scope: "@opentelemetry/instrumentation-http",
         code_root: "/app/src/routes",
         port: 8080,
-        user_agent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+        user_agent: "node-fetch/1.0 (+https://github.com/bitinn/node-fetch)",
         endpoints: &[
             Endpoint {
                 method: "GET",
@@ -270,7 +274,7 @@ const SERVICES: [Service; 6] = [
         scope: "io.opentelemetry.tomcat-10.0",
         code_root: "com.shop.catalog",
         port: 8080,
-        user_agent: "node-fetch/1.0 (+https://github.com/bitinn/node-fetch)",
+        user_agent: "Apache-HttpClient/5.3.1 (Java/21.0.5)",
         endpoints: &[
             Endpoint {
                 method: "GET",
@@ -308,7 +312,7 @@ const SERVICES: [Service; 6] = [
         scope: "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp",
         code_root: "github.com/shop/checkout/internal/order",
         port: 8080,
-        user_agent: "node-fetch/1.0 (+https://github.com/bitinn/node-fetch)",
+        user_agent: "Go-http-client/1.1",
         endpoints: &[
             Endpoint {
                 method: "POST",
@@ -332,7 +336,7 @@ const SERVICES: [Service; 6] = [
         scope: "io.opentelemetry.spring-webmvc-6.0",
         code_root: "com.shop.payments",
         port: 8443,
-        user_agent: "Go-http-client/1.1",
+        user_agent: "Java-http-client/21.0.5",
         endpoints: &[Endpoint {
             method: "POST",
             route: "/payments/charge",
@@ -352,9 +356,16 @@ const SERVICES: [Service; 6] = [
         scope: "opentelemetry.instrumentation.confluent_kafka",
         code_root: "/app/worker",
         port: 0,
-        user_agent: "",
+        user_agent: "python-requests/2.32.3",
         endpoints: &[],
     },
+];
+
+/// What browsers send to the frontend.
+const BROWSER_USER_AGENTS: [&str; 3] = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
 ];
 
 /// Entry points at the frontend, with their share of traffic in percent.
@@ -489,6 +500,7 @@ impl Workload {
         };
         while request_spans.count < min_spans {
             self.trace(&mut request_spans, window);
+            self.tally.traces += 1;
         }
         let mut resource_spans = Vec::new();
         for (slot, spans) in request_spans.spans.into_iter().enumerate() {
@@ -550,7 +562,9 @@ impl Workload {
         Span { trace_id: out.trace_id.to_vec(), span_id: span_id.to_vec(), parent_span_id, flags, name, kind: kind as i32, ..Default::default() }
     }
 
-    fn server_span(&mut self, out: &mut RequestSpans, service_index: usize, endpoint_index: usize, parent: Option<[u8; 8]>, start: u64) -> Outcome {
+    /// A server span and its calls; `caller` is the calling service and client span, `None` for
+    /// requests from browsers.
+    fn server_span(&mut self, out: &mut RequestSpans, service_index: usize, endpoint_index: usize, caller: Option<(usize, [u8; 8])>, start: u64) -> Outcome {
         let service = &SERVICES[service_index];
         let endpoint = &service.endpoints[endpoint_index];
         let span_id: [u8; 8] = self.random.id();
@@ -575,7 +589,12 @@ impl Workload {
         let path = fill_route(&mut self.random, endpoint.route);
         let client_address = ip_address(&mut self.random);
         let server_address = if service_index == FRONTEND { "shop.example.com".to_owned() } else { format!("{}.shop.svc.cluster.local", service.name) };
-        let mut span = self.base_span(out, span_id, parent.map(|id| (id, true)), format!("{} {}", endpoint.method, endpoint.route), SpanKind::Server);
+        let user_agent = match caller {
+            Some((caller_service, _)) => SERVICES[caller_service].user_agent,
+            None => *self.random.pick(&BROWSER_USER_AGENTS),
+        };
+        let parent = caller.map(|(_, client_span_id)| (client_span_id, true));
+        let mut span = self.base_span(out, span_id, parent, format!("{} {}", endpoint.method, endpoint.route), SpanKind::Server);
         span.start_time_unix_nano = start;
         span.end_time_unix_nano = end;
         span.attributes = vec![
@@ -586,7 +605,7 @@ impl Workload {
             integer("http.response.status_code", status_code),
             text("server.address", server_address),
             integer("server.port", service.port),
-            text("user_agent.original", caller_user_agent(service_index)),
+            text("user_agent.original", user_agent),
             text("client.address", client_address),
             text("network.protocol.version", "1.1"),
         ];
@@ -608,7 +627,7 @@ impl Workload {
     fn http_call(&mut self, out: &mut RequestSpans, service_index: usize, callee: usize, endpoint_index: usize, parent: [u8; 8], start: u64) -> Outcome {
         let span_id: [u8; 8] = self.random.id();
         let network = self.duration(0.15, 0.5);
-        let callee_outcome = self.server_span(out, callee, endpoint_index, Some(span_id), start + network);
+        let callee_outcome = self.server_span(out, callee, endpoint_index, Some((service_index, span_id)), start + network);
         let end = callee_outcome.end + network;
         let callee_service = &SERVICES[callee];
         let endpoint = &callee_service.endpoints[endpoint_index];
@@ -746,14 +765,6 @@ impl Workload {
         consumer.status = Some(status(failed, ""));
         out.push(WORKER, consumer);
         Outcome { end: producer_end, failed: false }
-    }
-}
-
-fn caller_user_agent(service_index: usize) -> &'static str {
-    match service_index {
-        FRONTEND => SERVICES[FRONTEND].user_agent,
-        CATALOG | CHECKOUT => SERVICES[CATALOG].user_agent,
-        _ => SERVICES[INVENTORY].user_agent,
     }
 }
 

@@ -125,6 +125,7 @@ fn try_start(data_dir: &Path, extra_args: &[&str]) -> Result<ServerGuard, String
         .args(["--otlp-http-addr", &otlp_http_addr.to_string()])
         .args(["--http-addr", &http_addr.to_string()])
         .args(extra_args)
+        .env("NO_COLOR", "1") // plain log lines, so tests can look for text in them
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
