@@ -1,8 +1,28 @@
 //! `sloscope bench`: load generators and measurements, with the peer's figures from the same run.
+//!
+//! - [`ingest`]: spans per server CPU-second against Rotel, bytes per span on disk, and the
+//!   latency of a rollup query over a week of spans.
+//!
+//! The pieces below it are plain and blocking on purpose: a workload generator, a minimal
+//! HTTP/1.1 client and `/proc` CPU accounting cost the client little, leaving the cores to the
+//! server being measured.
+
+mod http;
+mod ingest;
+mod load;
+mod process;
+mod random;
+mod targets;
+mod workload;
 
 #[derive(clap::Subcommand)]
-pub enum BenchCommand {}
+pub enum BenchCommand {
+    /// Spans per server CPU-second for sloscope and Rotel, bytes per span on disk, rollup query latency.
+    Ingest(ingest::IngestArgs),
+}
 
 pub fn run(command: BenchCommand) -> anyhow::Result<()> {
-    match command {}
+    match command {
+        BenchCommand::Ingest(args) => ingest::run(args),
+    }
 }

@@ -12,7 +12,11 @@ use clap::{Parser, Subcommand};
 use sloscope_server::{Config, Overrides};
 
 #[derive(Parser)]
-#[command(name = "sloscope", version, about = "SLO-first observability backend: OTLP in, application signals, SLOs, investigations")]
+#[command(
+    name = "sloscope",
+    version,
+    about = "SLO-first observability backend: OTLP in, application signals, SLOs, investigations"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -47,15 +51,21 @@ struct ServeArgs {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SLOSCOPE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLOSCOPE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("install SIGTERM handler");
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("install SIGTERM handler");
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}
@@ -75,10 +85,17 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         http_addr: args.http_addr,
     };
     let config = Config::load(args.config.as_deref(), &overrides)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     let data_dir = config.store.data_dir.clone();
     let sync = config.store.sync;
-    let auth = if config.auth_enabled() { format!("{} bearer token(s)", config.tokens.len()) } else { "off (no tokens configured)".to_owned() };
+    let auth = if config.auth_enabled() {
+        format!("{} bearer token(s)", config.tokens.len())
+    } else {
+        "off (no tokens configured)".to_owned()
+    };
     runtime.block_on(sloscope_server::serve(config, shutdown_signal(), |bound| {
         println!("sloscope {} serving", env!("CARGO_PKG_VERSION"));
         println!("  OTLP gRPC   {}", bound.otlp_grpc);

@@ -21,7 +21,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Failures, ServerGuard, eventually, percent_encode, query_with, run_with_timeout, start_server, time_window};
+use common::{
+    Failures, ServerGuard, eventually, percent_encode, query_with, run_with_timeout, start_server,
+    time_window,
+};
 use serde_json::Value;
 
 /// Pinned so that every run exports with the same SDK; the marker file in the virtualenv
@@ -46,11 +49,23 @@ fn the_python_sdk_exports_over_grpc_and_http_and_every_figure_is_exact() {
     );
 
     // Acknowledged exports must become queryable promptly; after that every check is exact.
-    let expected_requests: u64 = operations(&manifest).iter().map(|operation| count(operation, "requests")).sum();
+    let expected_requests: u64 = operations(&manifest)
+        .iter()
+        .map(|operation| count(operation, "requests"))
+        .sum();
     let settled = eventually(Duration::from_secs(10), || {
         let services = server.get_json(&format!("/api/v1/services?{}", query_with(&[], &window)));
-        let seen: u64 = services.as_array().into_iter().flatten().map(|service| count(service, "requests")).sum();
-        if seen == expected_requests { Ok(()) } else { Err(format!("{seen} of {expected_requests} requests visible")) }
+        let seen: u64 = services
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|service| count(service, "requests"))
+            .sum();
+        if seen == expected_requests {
+            Ok(())
+        } else {
+            Err(format!("{seen} of {expected_requests} requests visible"))
+        }
     });
     if let Err(failure) = settled {
         panic!("the exported spans did not all show up in /api/v1/services within 10 s: {failure}");
@@ -75,7 +90,11 @@ fn the_python_sdk_exports_over_grpc_and_http_and_every_figure_is_exact() {
 fn target_dir() -> PathBuf {
     // target/<profile>/sloscope: the virtualenv goes next to the profile directories.
     let binary = Path::new(env!("CARGO_BIN_EXE_sloscope"));
-    binary.parent().and_then(Path::parent).expect("the binary lives in target/<profile>/").to_owned()
+    binary
+        .parent()
+        .and_then(Path::parent)
+        .expect("the binary lives in target/<profile>/")
+        .to_owned()
 }
 
 /// Creates (once) `target/e2e-venv` with the OpenTelemetry SDK; returns its interpreter.
@@ -88,9 +107,19 @@ fn ensure_sdk_virtualenv() -> PathBuf {
         return python;
     }
     if !python.exists() {
-        let system_python = std::env::var("SLOSCOPE_E2E_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-        let created = run_with_timeout(Command::new(&system_python).args(["-m", "venv"]).arg(&virtualenv), Duration::from_secs(120))
-            .unwrap_or_else(|error| panic!("cannot run `{system_python} -m venv`: {error}; this test needs Python 3 with venv"));
+        let system_python =
+            std::env::var("SLOSCOPE_E2E_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+        let created = run_with_timeout(
+            Command::new(&system_python)
+                .args(["-m", "venv"])
+                .arg(&virtualenv),
+            Duration::from_secs(120),
+        )
+        .unwrap_or_else(|error| {
+            panic!(
+                "cannot run `{system_python} -m venv`: {error}; this test needs Python 3 with venv"
+            )
+        });
         assert!(
             created.succeeded(),
             "`{system_python} -m venv {}` failed (on Debian install python3-venv):\n{}",
@@ -100,7 +129,15 @@ fn ensure_sdk_virtualenv() -> PathBuf {
     }
     let installed = run_with_timeout(
         Command::new(&python)
-            .args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet", "--timeout", "30"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--quiet",
+                "--timeout",
+                "30",
+            ])
             .args(SDK_REQUIREMENTS),
         Duration::from_secs(600),
     )
@@ -124,20 +161,30 @@ fn run_export_script(python: &Path, server: &ServerGuard) -> Value {
     let mut command = Command::new(python);
     command
         .arg(&script)
-        .args(["--grpc-endpoint", &format!("http://{}", server.otlp_grpc_addr)])
-        .args(["--http-endpoint", &format!("http://{}", server.otlp_http_addr)])
+        .args([
+            "--grpc-endpoint",
+            &format!("http://{}", server.otlp_grpc_addr),
+        ])
+        .args([
+            "--http-endpoint",
+            &format!("http://{}", server.otlp_http_addr),
+        ])
         .arg("--manifest")
         .arg(&manifest_path)
         // Loopback must never go through a proxy (requests and grpc both honour these).
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env("no_proxy", "127.0.0.1,localhost");
     for (key, _) in std::env::vars() {
-        if key.starts_with("OTEL_") || key.eq_ignore_ascii_case("http_proxy") || key.eq_ignore_ascii_case("https_proxy") {
+        if key.starts_with("OTEL_")
+            || key.eq_ignore_ascii_case("http_proxy")
+            || key.eq_ignore_ascii_case("https_proxy")
+        {
             command.env_remove(key);
         }
     }
     let started = Instant::now();
-    let finished = run_with_timeout(&mut command, Duration::from_secs(180)).expect("run the export script");
+    let finished =
+        run_with_timeout(&mut command, Duration::from_secs(180)).expect("run the export script");
     assert!(
         finished.succeeded(),
         "{} failed ({:?} after {:?}): some export was refused or never sent\n--- stdout ---\n{}\n--- stderr ---\n{}\n--- server stderr ---\n{}",
@@ -185,7 +232,10 @@ fn operations(manifest: &Value) -> &[Value] {
 }
 
 fn latencies(object: &Value) -> Vec<u64> {
-    array(&object["latencies_nanos"]).iter().map(|value| number(value) as u64).collect()
+    array(&object["latencies_nanos"])
+        .iter()
+        .map(|value| number(value) as u64)
+        .collect()
 }
 
 /// The sketch's definition: the value at rank floor(q * (n - 1)) of the sorted values, in ms.
@@ -196,7 +246,13 @@ fn exact_quantile_ms(latencies_nanos: &[u64], quantile: f64) -> f64 {
     sorted[rank] as f64 / 1e6
 }
 
-fn check_quantile(failures: &mut Failures, what: &str, answered: &Value, latencies_nanos: &[u64], quantile: f64) {
+fn check_quantile(
+    failures: &mut Failures,
+    what: &str,
+    answered: &Value,
+    latencies_nanos: &[u64],
+    quantile: f64,
+) {
     let exact = exact_quantile_ms(latencies_nanos, quantile);
     match number_or_none(answered) {
         None => failures.push(format!("{what}: no p{} in the answer (got {answered})", quantile * 100.0)),
@@ -213,13 +269,17 @@ fn check_quantile(failures: &mut Failures, what: &str, answered: &Value, latenci
 fn check_counts(failures: &mut Failures, what: &str, answered: &Value, expected: &Value) {
     for key in ["requests", "faults", "errors"] {
         let (got, want) = (count(answered, key), count(expected, key));
-        failures.check(got == want, || format!("{what}: {key} is {} but {want} were sent", answered[key]));
+        failures.check(got == want, || {
+            format!("{what}: {key} is {} but {want} were sent", answered[key])
+        });
     }
     let requests = count(expected, "requests") as f64;
     let availability = 1.0 - count(expected, "faults") as f64 / requests;
     match number_or_none(&answered["availability"]) {
         Some(value) => failures.check((value - availability).abs() < 1e-9, || {
-            format!("{what}: availability is {value}, expected 1 - faults / requests = {availability}")
+            format!(
+                "{what}: availability is {value}, expected 1 - faults / requests = {availability}"
+            )
         }),
         None => failures.push(format!("{what}: no availability in {answered}")),
     }
@@ -239,8 +299,13 @@ fn merged(entries: &[&Value]) -> Value {
 
 /// Every operation name an answer uses must be a route template, never a raw URL path.
 fn check_not_raw_path(failures: &mut Failures, manifest: &Value, what: &str, operation: &str) {
-    for raw_path in array(&manifest["raw_paths"]).iter().filter_map(Value::as_str) {
-        failures.check(!operation.contains(raw_path), || format!("{what}: operation {operation:?} contains the raw URL path {raw_path:?}"));
+    for raw_path in array(&manifest["raw_paths"])
+        .iter()
+        .filter_map(Value::as_str)
+    {
+        failures.check(!operation.contains(raw_path), || {
+            format!("{what}: operation {operation:?} contains the raw URL path {raw_path:?}")
+        });
     }
 }
 
@@ -254,32 +319,68 @@ fn check_health(server: &ServerGuard, failures: &mut Failures) {
     }
 }
 
-fn check_services(server: &ServerGuard, manifest: &Value, window: &[(&str, String)], failures: &mut Failures) {
+fn check_services(
+    server: &ServerGuard,
+    manifest: &Value,
+    window: &[(&str, String)],
+    failures: &mut Failures,
+) {
     let target = format!("/api/v1/services?{}", query_with(&[], window));
     let services = server.get_json(&target);
     for (name, expected) in manifest["services"].as_object().expect("manifest services") {
         let what = format!("GET {target}: service {name}");
-        let Some(answered) = array(&services).iter().find(|service| text(service, "name") == name) else {
+        let Some(answered) = array(&services)
+            .iter()
+            .find(|service| text(service, "name") == name)
+        else {
             failures.push(format!("{what} is missing from {services}"));
             continue;
         };
-        let service_operations: Vec<&Value> = operations(manifest).iter().filter(|operation| text(operation, "service") == name).collect();
+        let service_operations: Vec<&Value> = operations(manifest)
+            .iter()
+            .filter(|operation| text(operation, "service") == name)
+            .collect();
         let totals = merged(&service_operations);
         check_counts(failures, &what, answered, &totals);
-        check_quantile(failures, &format!("{what} p50_ms"), &answered["p50_ms"], &latencies(&totals), 0.50);
-        check_quantile(failures, &format!("{what} p99_ms"), &answered["p99_ms"], &latencies(&totals), 0.99);
+        check_quantile(
+            failures,
+            &format!("{what} p50_ms"),
+            &answered["p50_ms"],
+            &latencies(&totals),
+            0.50,
+        );
+        check_quantile(
+            failures,
+            &format!("{what} p99_ms"),
+            &answered["p99_ms"],
+            &latencies(&totals),
+            0.99,
+        );
         let environment = text(expected, "environment");
         failures.check(text(answered, "environment") == environment, || {
-            format!("{what}: environment is {} but the resource said {environment:?}", answered["environment"])
+            format!(
+                "{what}: environment is {} but the resource said {environment:?}",
+                answered["environment"]
+            )
         });
         let version = text(expected, "version");
-        let versions: Vec<&str> = array(&answered["versions"]).iter().filter_map(Value::as_str).collect();
-        failures.check(versions == [version], || format!("{what}: versions are {versions:?}, expected [{version:?}]"));
-        let expected_operations: BTreeSet<&str> = service_operations.iter().map(|operation| text(operation, "operation")).collect();
+        let versions: Vec<&str> = array(&answered["versions"])
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        failures.check(versions == [version], || {
+            format!("{what}: versions are {versions:?}, expected [{version:?}]")
+        });
+        let expected_operations: BTreeSet<&str> = service_operations
+            .iter()
+            .map(|operation| text(operation, "operation"))
+            .collect();
         match &answered["operations"] {
             Value::Array(names) => {
                 let names: BTreeSet<&str> = names.iter().filter_map(Value::as_str).collect();
-                failures.check(names == expected_operations, || format!("{what}: operations {names:?}, expected {expected_operations:?}"));
+                failures.check(names == expected_operations, || {
+                    format!("{what}: operations {names:?}, expected {expected_operations:?}")
+                });
                 for name in names {
                     check_not_raw_path(failures, manifest, &what, name);
                 }
@@ -287,24 +388,39 @@ fn check_services(server: &ServerGuard, manifest: &Value, window: &[(&str, Strin
             other => {
                 let operation_count = number_or_none(other).map(|value| value as usize);
                 failures.check(operation_count == Some(expected_operations.len()), || {
-                    format!("{what}: operations is {other}, expected {} ({expected_operations:?})", expected_operations.len())
+                    format!(
+                        "{what}: operations is {other}, expected {} ({expected_operations:?})",
+                        expected_operations.len()
+                    )
                 });
             }
         }
     }
 }
 
-fn check_operation_signals(server: &ServerGuard, manifest: &Value, window: &[(&str, String)], failures: &mut Failures) {
+fn check_operation_signals(
+    server: &ServerGuard,
+    manifest: &Value,
+    window: &[(&str, String)],
+    failures: &mut Failures,
+) {
     for expected in operations(manifest) {
         let (service, operation) = (text(expected, "service"), text(expected, "operation"));
         let target = format!(
             "/api/v1/services/{}/signals?{}",
             percent_encode(service),
-            query_with(&[("operation", operation), ("percentiles", "50,90,99")], window)
+            query_with(
+                &[("operation", operation), ("percentiles", "50,90,99")],
+                window
+            )
         );
         let response = server.get(&target);
         if response.status != 200 {
-            failures.push(format!("GET {target} answered {}: {}", response.status, response.text()));
+            failures.push(format!(
+                "GET {target} answered {}: {}",
+                response.status,
+                response.text()
+            ));
             continue;
         }
         let Ok(signals) = response.json() else {
@@ -312,97 +428,203 @@ fn check_operation_signals(server: &ServerGuard, manifest: &Value, window: &[(&s
             continue;
         };
         let what = format!("GET {target}");
-        failures.check(text(&signals, "service") == service && text(&signals, "operation") == operation, || {
-            format!("{what}: answered for service {} operation {}", signals["service"], signals["operation"])
-        });
+        failures.check(
+            text(&signals, "service") == service && text(&signals, "operation") == operation,
+            || {
+                format!(
+                    "{what}: answered for service {} operation {}",
+                    signals["service"], signals["operation"]
+                )
+            },
+        );
         let total = &signals["total"];
         check_counts(failures, &format!("{what} total"), total, expected);
         for (key, quantile) in [("p50", 0.50), ("p90", 0.90), ("p99", 0.99)] {
-            check_quantile(failures, &format!("{what} total.latency_ms.{key}"), &total["latency_ms"][key], &latencies(expected), quantile);
+            check_quantile(
+                failures,
+                &format!("{what} total.latency_ms.{key}"),
+                &total["latency_ms"][key],
+                &latencies(expected),
+                quantile,
+            );
         }
         // The points partition the total.
         let points = array(&signals["points"]);
         for key in ["requests", "faults", "errors"] {
-            let summed: u64 = points.iter().map(|point| number_or_none(&point[key]).unwrap_or(0.0) as u64).sum();
+            let summed: u64 = points
+                .iter()
+                .map(|point| number_or_none(&point[key]).unwrap_or(0.0) as u64)
+                .sum();
             failures.check(summed == count(expected, key), || {
-                format!("{what}: the points' {key} add up to {summed}, not {}", count(expected, key))
+                format!(
+                    "{what}: the points' {key} add up to {summed}, not {}",
+                    count(expected, key)
+                )
             });
         }
-        failures.check(number_or_none(&signals["step_seconds"]).is_some_and(|step| step > 0.0), || {
-            format!("{what}: step_seconds is {}", signals["step_seconds"])
+        failures.check(
+            number_or_none(&signals["step_seconds"]).is_some_and(|step| step > 0.0),
+            || format!("{what}: step_seconds is {}", signals["step_seconds"]),
+        );
+        let timestamps: Vec<f64> = points
+            .iter()
+            .filter_map(|point| number_or_none(&point["timestamp"]))
+            .collect();
+        failures.check(timestamps.windows(2).all(|pair| pair[0] < pair[1]), || {
+            format!("{what}: point timestamps not increasing: {timestamps:?}")
         });
-        let timestamps: Vec<f64> = points.iter().filter_map(|point| number_or_none(&point["timestamp"])).collect();
-        failures.check(timestamps.windows(2).all(|pair| pair[0] < pair[1]), || format!("{what}: point timestamps not increasing: {timestamps:?}"));
     }
 
     // INTERNAL children and raw URL paths are not operations.
-    let names = array(&manifest["non_operations"]).iter().chain(array(&manifest["raw_paths"])).filter_map(Value::as_str);
+    let names = array(&manifest["non_operations"])
+        .iter()
+        .chain(array(&manifest["raw_paths"]))
+        .filter_map(Value::as_str);
     for name in names {
-        let target = format!("/api/v1/services/checkout/signals?{}", query_with(&[("operation", name)], window));
+        let target = format!(
+            "/api/v1/services/checkout/signals?{}",
+            query_with(&[("operation", name)], window)
+        );
         let response = server.get(&target);
-        let requests = response.json().map(|signals| count(&signals["total"], "requests")).unwrap_or(0);
-        failures.check(response.status == 404 || (response.status == 200 && requests == 0), || {
-            format!("GET {target}: {name:?} is not an operation, but the answer was {} {}", response.status, response.text())
-        });
+        let requests = response
+            .json()
+            .map(|signals| count(&signals["total"], "requests"))
+            .unwrap_or(0);
+        failures.check(
+            response.status == 404 || (response.status == 200 && requests == 0),
+            || {
+                format!(
+                    "GET {target}: {name:?} is not an operation, but the answer was {} {}",
+                    response.status,
+                    response.text()
+                )
+            },
+        );
     }
 }
 
 fn dependency_key(entry: &Value) -> (String, String, String) {
-    (text(entry, "service").to_owned(), text(entry, "remote_service").to_owned(), text(entry, "remote_operation").to_owned())
+    (
+        text(entry, "service").to_owned(),
+        text(entry, "remote_service").to_owned(),
+        text(entry, "remote_operation").to_owned(),
+    )
 }
 
-fn check_dependencies(server: &ServerGuard, manifest: &Value, window: &[(&str, String)], failures: &mut Failures) {
+fn check_dependencies(
+    server: &ServerGuard,
+    manifest: &Value,
+    window: &[(&str, String)],
+    failures: &mut Failures,
+) {
     let target = format!("/api/v1/dependencies?{}", query_with(&[], window));
     let dependencies = server.get_json(&target);
-    let answered: BTreeMap<_, &Value> = array(&dependencies).iter().map(|entry| (dependency_key(entry), entry)).collect();
-    let expected: BTreeMap<_, &Value> = array(&manifest["dependencies"]).iter().map(|entry| (dependency_key(entry), entry)).collect();
+    let answered: BTreeMap<_, &Value> = array(&dependencies)
+        .iter()
+        .map(|entry| (dependency_key(entry), entry))
+        .collect();
+    let expected: BTreeMap<_, &Value> = array(&manifest["dependencies"])
+        .iter()
+        .map(|entry| (dependency_key(entry), entry))
+        .collect();
     let answered_keys: BTreeSet<_> = answered.keys().collect();
     let expected_keys: BTreeSet<_> = expected.keys().collect();
     failures.check(answered_keys == expected_keys, || {
-        format!("GET {target}: dependency edges {answered_keys:?}, expected exactly {expected_keys:?}")
+        format!(
+            "GET {target}: dependency edges {answered_keys:?}, expected exactly {expected_keys:?}"
+        )
     });
     for (key, want) in &expected {
         let what = format!("GET {target}: {} -> {} {}", key.0, key.1, key.2);
-        let Some(got) = answered.get(key) else { continue };
+        let Some(got) = answered.get(key) else {
+            continue;
+        };
         for field in ["requests", "faults", "errors"] {
-            failures.check(count(got, field) == count(want, field), || format!("{what}: {field} is {} but {} were sent", got[field], want[field]));
+            failures.check(count(got, field) == count(want, field), || {
+                format!(
+                    "{what}: {field} is {} but {} were sent",
+                    got[field], want[field]
+                )
+            });
         }
-        check_quantile(failures, &format!("{what} p99_ms"), &got["p99_ms"], &latencies(want), 0.99);
+        check_quantile(
+            failures,
+            &format!("{what} p99_ms"),
+            &got["p99_ms"],
+            &latencies(want),
+            0.99,
+        );
         check_not_raw_path(failures, manifest, &what, &key.2);
     }
 }
 
-fn check_dependency_signals(server: &ServerGuard, manifest: &Value, window: &[(&str, String)], failures: &mut Failures) {
+fn check_dependency_signals(
+    server: &ServerGuard,
+    manifest: &Value,
+    window: &[(&str, String)],
+    failures: &mut Failures,
+) {
     let mut edges: BTreeMap<(String, String), Vec<&Value>> = BTreeMap::new();
     for dependency in array(&manifest["dependencies"]) {
         let (service, remote_service, _) = dependency_key(dependency);
-        edges.entry((service, remote_service)).or_default().push(dependency);
+        edges
+            .entry((service, remote_service))
+            .or_default()
+            .push(dependency);
     }
     for ((service, remote_service), entries) in edges {
         let target = format!(
             "/api/v1/services/{}/signals?{}",
             percent_encode(&service),
-            query_with(&[("kind", "dependency"), ("remote_service", &remote_service), ("percentiles", "50,90,99")], window)
+            query_with(
+                &[
+                    ("kind", "dependency"),
+                    ("remote_service", &remote_service),
+                    ("percentiles", "50,90,99")
+                ],
+                window
+            )
         );
         let response = server.get(&target);
-        let Ok(signals) = response.json().map_err(|error| failures.push(format!("GET {target} answered {}: {error}", response.status))) else {
+        let Ok(signals) = response.json().map_err(|error| {
+            failures.push(format!(
+                "GET {target} answered {}: {error}",
+                response.status
+            ))
+        }) else {
             continue;
         };
         if response.status != 200 {
-            failures.push(format!("GET {target} answered {}: {signals}", response.status));
+            failures.push(format!(
+                "GET {target} answered {}: {signals}",
+                response.status
+            ));
             continue;
         }
         let expected = merged(&entries);
-        check_counts(failures, &format!("GET {target} total"), &signals["total"], &expected);
+        check_counts(
+            failures,
+            &format!("GET {target} total"),
+            &signals["total"],
+            &expected,
+        );
         for (key, quantile) in [("p50", 0.50), ("p90", 0.90), ("p99", 0.99)] {
-            check_quantile(failures, &format!("GET {target} total.latency_ms.{key}"), &signals["total"]["latency_ms"][key], &latencies(&expected), quantile);
+            check_quantile(
+                failures,
+                &format!("GET {target} total.latency_ms.{key}"),
+                &signals["total"]["latency_ms"][key],
+                &latencies(&expected),
+                quantile,
+            );
         }
     }
 }
 
 /// `SPAN_KIND_SERVER`, `Server` and `server` all name the same kind.
 fn normalised_kind(kind: &str) -> String {
-    kind.to_ascii_lowercase().trim_start_matches("span_kind_").to_owned()
+    kind.to_ascii_lowercase()
+        .trim_start_matches("span_kind_")
+        .to_owned()
 }
 
 fn check_traces(server: &ServerGuard, manifest: &Value, failures: &mut Failures) {
@@ -411,43 +633,100 @@ fn check_traces(server: &ServerGuard, manifest: &Value, failures: &mut Failures)
         let target = format!("/api/v1/traces/{trace_id}");
         let response = server.get(&target);
         if response.status != 200 {
-            failures.push(format!("GET {target} answered {}: {}", response.status, response.text()));
+            failures.push(format!(
+                "GET {target} answered {}: {}",
+                response.status,
+                response.text()
+            ));
             continue;
         }
         let Ok(answered) = response.json() else {
             failures.push(format!("GET {target}: not JSON"));
             continue;
         };
-        failures.check(text(&answered, "trace_id") == trace_id, || format!("GET {target}: trace_id is {}", answered["trace_id"]));
-        let answered_spans: BTreeMap<&str, &Value> = array(&answered["spans"]).iter().map(|span| (text(span, "span_id"), span)).collect();
-        let expected_spans = array(&expected_trace["spans"]);
-        let expected_ids: BTreeSet<&str> = expected_spans.iter().map(|span| text(span, "span_id")).collect();
-        let answered_ids: BTreeSet<&str> = answered_spans.keys().copied().collect();
-        failures.check(answered_ids == expected_ids && array(&answered["spans"]).len() == expected_spans.len(), || {
-            format!("GET {target}: span ids {answered_ids:?} ({} spans), expected {expected_ids:?}", array(&answered["spans"]).len())
+        failures.check(text(&answered, "trace_id") == trace_id, || {
+            format!("GET {target}: trace_id is {}", answered["trace_id"])
         });
+        let answered_spans: BTreeMap<&str, &Value> = array(&answered["spans"])
+            .iter()
+            .map(|span| (text(span, "span_id"), span))
+            .collect();
+        let expected_spans = array(&expected_trace["spans"]);
+        let expected_ids: BTreeSet<&str> = expected_spans
+            .iter()
+            .map(|span| text(span, "span_id"))
+            .collect();
+        let answered_ids: BTreeSet<&str> = answered_spans.keys().copied().collect();
+        failures.check(
+            answered_ids == expected_ids && array(&answered["spans"]).len() == expected_spans.len(),
+            || {
+                format!(
+                    "GET {target}: span ids {answered_ids:?} ({} spans), expected {expected_ids:?}",
+                    array(&answered["spans"]).len()
+                )
+            },
+        );
         for expected in expected_spans {
             let span_id = text(expected, "span_id");
-            let Some(got) = answered_spans.get(span_id) else { continue };
-            let what = format!("GET {target}: span {span_id} ({} {})", text(expected, "service"), text(expected, "name"));
-            for field in ["trace_id", "parent_span_id", "service", "name", "status_code"] {
-                let want = if field == "trace_id" { trace_id } else { text(expected, field) };
-                failures.check(text(got, field) == want, || format!("{what}: {field} is {}, expected {want:?}", got[field]));
-            }
-            failures.check(normalised_kind(text(got, "kind")) == text(expected, "kind"), || {
-                format!("{what}: kind is {}, expected {}", got["kind"], expected["kind"])
-            });
-            for field in ["start_time_unix_nano", "duration_nanos"] {
-                failures.check(number_or_none(&got[field]).map(|value| value as u64) == Some(number(&expected[field]) as u64), || {
-                    format!("{what}: {field} is {}, expected {}", got[field], expected[field])
+            let Some(got) = answered_spans.get(span_id) else {
+                continue;
+            };
+            let what = format!(
+                "GET {target}: span {span_id} ({} {})",
+                text(expected, "service"),
+                text(expected, "name")
+            );
+            for field in [
+                "trace_id",
+                "parent_span_id",
+                "service",
+                "name",
+                "status_code",
+            ] {
+                let want = if field == "trace_id" {
+                    trace_id
+                } else {
+                    text(expected, field)
+                };
+                failures.check(text(got, field) == want, || {
+                    format!("{what}: {field} is {}, expected {want:?}", got[field])
                 });
             }
+            failures.check(
+                normalised_kind(text(got, "kind")) == text(expected, "kind"),
+                || {
+                    format!(
+                        "{what}: kind is {}, expected {}",
+                        got["kind"], expected["kind"]
+                    )
+                },
+            );
+            for field in ["start_time_unix_nano", "duration_nanos"] {
+                failures.check(
+                    number_or_none(&got[field]).map(|value| value as u64)
+                        == Some(number(&expected[field]) as u64),
+                    || {
+                        format!(
+                            "{what}: {field} is {}, expected {}",
+                            got[field], expected[field]
+                        )
+                    },
+                );
+            }
             if let Some(operation) = expected["operation"].as_str() {
-                failures.check(text(got, "operation") == operation, || format!("{what}: operation is {}, expected {operation:?}", got["operation"]));
+                failures.check(text(got, "operation") == operation, || {
+                    format!(
+                        "{what}: operation is {}, expected {operation:?}",
+                        got["operation"]
+                    )
+                });
             }
             if let Some(remote_service) = expected["remote_service"].as_str() {
                 failures.check(text(got, "remote_service") == remote_service, || {
-                    format!("{what}: remote_service is {}, expected {remote_service:?}", got["remote_service"])
+                    format!(
+                        "{what}: remote_service is {}, expected {remote_service:?}",
+                        got["remote_service"]
+                    )
                 });
             }
             if let Some(operation) = got["operation"].as_str() {
@@ -455,58 +734,120 @@ fn check_traces(server: &ServerGuard, manifest: &Value, failures: &mut Failures)
             }
             for (key, value) in expected["attributes"].as_object().into_iter().flatten() {
                 failures.check(&got["attributes"][key] == value, || {
-                    format!("{what}: attribute {key} is {}, expected {value}", got["attributes"][key])
+                    format!(
+                        "{what}: attribute {key} is {}, expected {value}",
+                        got["attributes"][key]
+                    )
                 });
             }
         }
         // A trace whose spans came over both transports must come back whole.
-        let services: BTreeSet<&str> = expected_spans.iter().map(|span| text(span, "service")).collect();
-        let answered_services: BTreeSet<&str> = answered_spans.values().map(|span| text(span, "service")).collect();
-        failures.check(services == answered_services, || format!("GET {target}: services {answered_services:?}, expected {services:?}"));
+        let services: BTreeSet<&str> = expected_spans
+            .iter()
+            .map(|span| text(span, "service"))
+            .collect();
+        let answered_services: BTreeSet<&str> = answered_spans
+            .values()
+            .map(|span| text(span, "service"))
+            .collect();
+        failures.check(services == answered_services, || {
+            format!("GET {target}: services {answered_services:?}, expected {services:?}")
+        });
     }
     let unknown = "/api/v1/traces/0123456789abcdef0123456789abcdef";
     let status = server.get(unknown).status;
-    failures.check(status == 404, || format!("GET {unknown} (never sent) answered {status}, expected 404"));
+    failures.check(status == 404, || {
+        format!("GET {unknown} (never sent) answered {status}, expected 404")
+    });
 }
 
 fn all_spans(manifest: &Value) -> impl Iterator<Item = &Value> {
-    array(&manifest["traces"]).iter().flat_map(|trace| array(&trace["spans"]))
+    array(&manifest["traces"])
+        .iter()
+        .flat_map(|trace| array(&trace["spans"]))
 }
 
-fn check_span_search(server: &ServerGuard, manifest: &Value, window: &[(&str, String)], failures: &mut Failures) {
+fn check_span_search(
+    server: &ServerGuard,
+    manifest: &Value,
+    window: &[(&str, String)],
+    failures: &mut Failures,
+) {
     for service in ["checkout", "inventory"] {
-        let target = format!("/api/v1/spans?{}", query_with(&[("service", service), ("status", "error"), ("limit", "1000")], window));
+        let target = format!(
+            "/api/v1/spans?{}",
+            query_with(
+                &[("service", service), ("status", "error"), ("limit", "1000")],
+                window
+            )
+        );
         let answered = server.get_json(&target);
-        let got: BTreeSet<&str> = array(&answered["spans"]).iter().map(|span| text(span, "span_id")).collect();
+        let got: BTreeSet<&str> = array(&answered["spans"])
+            .iter()
+            .map(|span| text(span, "span_id"))
+            .collect();
         let want: BTreeSet<&str> = all_spans(manifest)
             .filter(|span| text(span, "service") == service && text(span, "status_code") == "error")
             .map(|span| text(span, "span_id"))
             .collect();
-        failures.check(want.len() as u64 == count(&manifest["error_status_spans"], service), || {
-            format!("manifest inconsistency: {} error spans of {service}", want.len())
+        failures.check(
+            want.len() as u64 == count(&manifest["error_status_spans"], service),
+            || {
+                format!(
+                    "manifest inconsistency: {} error spans of {service}",
+                    want.len()
+                )
+            },
+        );
+        failures.check(got == want, || {
+            format!(
+                "GET {target}: {} spans {got:?}, expected the {} with status ERROR {want:?}",
+                got.len(),
+                want.len()
+            )
         });
-        failures.check(got == want, || format!("GET {target}: {} spans {got:?}, expected the {} with status ERROR {want:?}", got.len(), want.len()));
         for span in array(&answered["spans"]) {
-            failures.check(text(span, "service") == service && text(span, "status_code") == "error", || {
-                format!("GET {target}: answered a span of {} with status {}", span["service"], span["status_code"])
-            });
+            failures.check(
+                text(span, "service") == service && text(span, "status_code") == "error",
+                || {
+                    format!(
+                        "GET {target}: answered a span of {} with status {}",
+                        span["service"], span["status_code"]
+                    )
+                },
+            );
         }
     }
 
     // Slow requests: the two outliers of `GET /cart/{id}` (over 1 s; everything else is under 0.3 s).
     let target = format!(
         "/api/v1/spans?{}",
-        query_with(&[("service", "checkout"), ("operation", "GET /cart/{id}"), ("min_duration_ms", "1000"), ("limit", "1000")], window)
+        query_with(
+            &[
+                ("service", "checkout"),
+                ("operation", "GET /cart/{id}"),
+                ("min_duration_ms", "1000"),
+                ("limit", "1000")
+            ],
+            window
+        )
     );
     let answered = server.get_json(&target);
-    let got: BTreeSet<&str> = array(&answered["spans"]).iter().map(|span| text(span, "span_id")).collect();
+    let got: BTreeSet<&str> = array(&answered["spans"])
+        .iter()
+        .map(|span| text(span, "span_id"))
+        .collect();
     let want: BTreeSet<&str> = all_spans(manifest)
         .filter(|span| text(span, "service") == "checkout" && span["operation"] == "GET /cart/{id}")
         .filter(|span| number(&span["duration_nanos"]) > 1e9)
         .map(|span| text(span, "span_id"))
         .collect();
-    failures.check(want.len() == 2, || format!("manifest inconsistency: {} slow carts", want.len()));
-    failures.check(got == want, || format!("GET {target}: spans {got:?}, expected the slow ones {want:?}"));
+    failures.check(want.len() == 2, || {
+        format!("manifest inconsistency: {} slow carts", want.len())
+    });
+    failures.check(got == want, || {
+        format!("GET {target}: spans {got:?}, expected the slow ones {want:?}")
+    });
 }
 
 fn log_bodies<'a>(logs: impl Iterator<Item = &'a Value>) -> BTreeSet<String> {
@@ -517,112 +858,213 @@ fn log_bodies<'a>(logs: impl Iterator<Item = &'a Value>) -> BTreeSet<String> {
     .collect()
 }
 
-fn check_logs(server: &ServerGuard, manifest: &Value, window: &[(&str, String)], failures: &mut Failures) {
-    let sent = array(&manifest["logs"]);
-    let mut fetch = |pairs: &[(&str, &str)]| -> Option<(String, Vec<Value>)> {
-        let mut all = pairs.to_vec();
-        all.push(("limit", "1000"));
-        let target = format!("/api/v1/logs?{}", query_with(&all, window));
-        let response = server.get(&target);
-        match response.json() {
-            Ok(answered) if response.status == 200 => Some((target, array(&answered["logs"]).to_vec())),
-            _ => {
-                failures.push(format!("GET {target} answered {}: {}", response.status, response.text()));
-                None
-            }
+fn fetch_logs(
+    server: &ServerGuard,
+    window: &[(&str, String)],
+    pairs: &[(&str, &str)],
+    failures: &mut Failures,
+) -> Option<(String, Vec<Value>)> {
+    let mut all = pairs.to_vec();
+    all.push(("limit", "1000"));
+    let target = format!("/api/v1/logs?{}", query_with(&all, window));
+    let response = server.get(&target);
+    match response.json() {
+        Ok(answered) if response.status == 200 => Some((target, array(&answered["logs"]).to_vec())),
+        _ => {
+            failures.push(format!(
+                "GET {target} answered {}: {}",
+                response.status,
+                response.text()
+            ));
+            None
         }
+    }
+}
+
+fn check_logs(
+    server: &ServerGuard,
+    manifest: &Value,
+    window: &[(&str, String)],
+    failures: &mut Failures,
+) {
+    let sent = array(&manifest["logs"]);
+    let fetch = |pairs: &[(&str, &str)], failures: &mut Failures| {
+        fetch_logs(server, window, pairs, failures)
     };
     let mut results = Vec::new();
 
     // By trace: exactly the records logged inside that trace's spans.
-    let trace_ids: BTreeSet<&str> = sent.iter().map(|record| text(record, "trace_id")).filter(|id| !id.is_empty()).collect();
+    let trace_ids: BTreeSet<&str> = sent
+        .iter()
+        .map(|record| text(record, "trace_id"))
+        .filter(|id| !id.is_empty())
+        .collect();
     for trace_id in &trace_ids {
-        if let Some((target, logs)) = fetch(&[("trace_id", trace_id)]) {
-            let want = log_bodies(sent.iter().filter(|record| text(record, "trace_id") == *trace_id));
+        if let Some((target, logs)) = fetch(&[("trace_id", trace_id)], failures) {
+            let want = log_bodies(
+                sent.iter()
+                    .filter(|record| text(record, "trace_id") == *trace_id),
+            );
             results.push((target, logs, want));
         }
     }
     // By text, by service.
     for needle in ["declined", "deadlock", "reindex finished"] {
-        if let Some((target, logs)) = fetch(&[("contains", needle)]) {
-            let want = log_bodies(sent.iter().filter(|record| text(record, "body").contains(needle)));
+        if let Some((target, logs)) = fetch(&[("contains", needle)], failures) {
+            let want = log_bodies(
+                sent.iter()
+                    .filter(|record| text(record, "body").contains(needle)),
+            );
             results.push((target, logs, want));
         }
     }
     for service in ["checkout", "inventory"] {
-        if let Some((target, logs)) = fetch(&[("service", service)]) {
-            let want = log_bodies(sent.iter().filter(|record| text(record, "service") == service));
+        if let Some((target, logs)) = fetch(&[("service", service)], failures) {
+            let want = log_bodies(
+                sent.iter()
+                    .filter(|record| text(record, "service") == service),
+            );
             results.push((target, logs, want));
         }
     }
-    let by_body: BTreeMap<&str, &Value> = sent.iter().map(|record| (text(record, "body"), record)).collect();
+    let by_body: BTreeMap<&str, &Value> = sent
+        .iter()
+        .map(|record| (text(record, "body"), record))
+        .collect();
     for (target, logs, want) in &results {
         let got = log_bodies(logs.iter());
         failures.check(&got == want && logs.len() == want.len(), || {
-            format!("GET {target}: {} records {got:?}, expected {want:?}", logs.len())
+            format!(
+                "GET {target}: {} records {got:?}, expected {want:?}",
+                logs.len()
+            )
         });
         for record in logs {
-            let Some(expected) = by_body.get(text(record, "body")) else { continue };
+            let Some(expected) = by_body.get(text(record, "body")) else {
+                continue;
+            };
             let what = format!("GET {target}: record {:?}", text(record, "body"));
             for field in ["service", "severity_text", "trace_id", "span_id"] {
                 failures.check(text(record, field) == text(expected, field), || {
-                    format!("{what}: {field} is {}, expected {}", record[field], expected[field])
+                    format!(
+                        "{what}: {field} is {}, expected {}",
+                        record[field], expected[field]
+                    )
                 });
             }
             for field in ["time_unix_nano", "severity_number"] {
-                let (got, want) = (number_or_none(&record[field]).map(|value| value as u64), number(&expected[field]) as u64);
-                failures.check(got == Some(want), || format!("{what}: {field} is {}, expected {want}", record[field]));
+                let (got, want) = (
+                    number_or_none(&record[field]).map(|value| value as u64),
+                    number(&expected[field]) as u64,
+                );
+                failures.check(got == Some(want), || {
+                    format!("{what}: {field} is {}, expected {want}", record[field])
+                });
             }
         }
     }
 
     // By severity: at least ERROR, so every ERROR record and nothing below it.
-    if let Some((target, logs)) = fetch(&[("severity", "error")]) {
-        let want = log_bodies(sent.iter().filter(|record| (17..=20).contains(&(number(&record["severity_number"]) as i64))));
+    if let Some((target, logs)) = fetch(&[("severity", "error")], failures) {
+        let want = log_bodies(
+            sent.iter()
+                .filter(|record| (17..=20).contains(&(number(&record["severity_number"]) as i64))),
+        );
         let got = log_bodies(logs.iter());
-        failures.check(want.is_subset(&got), || format!("GET {target}: {got:?} lacks some ERROR records of {want:?}"));
+        failures.check(want.is_subset(&got), || {
+            format!("GET {target}: {got:?} lacks some ERROR records of {want:?}")
+        });
         for record in &logs {
             let severity = number_or_none(&record["severity_number"]).unwrap_or(0.0);
-            failures.check(severity >= 17.0, || format!("GET {target}: answered a record of severity {severity}: {record}"));
+            failures.check(severity >= 17.0, || {
+                format!("GET {target}: answered a record of severity {severity}: {record}")
+            });
         }
     }
 }
 
 /// The series of a metric answer that has the service and attributes of a sent series.
 fn find_series<'a>(answered: &'a Value, sent: &Value) -> Option<&'a Value> {
-    array(&answered["series"])
-        .iter()
-        .find(|series| text(series, "service") == text(sent, "service") && series["attributes"] == sent["attributes"])
+    array(&answered["series"]).iter().find(|series| {
+        text(series, "service") == text(sent, "service")
+            && series["attributes"] == sent["attributes"]
+    })
 }
 
-fn check_metrics(server: &ServerGuard, manifest: &Value, window: &[(&str, String)], failures: &mut Failures) {
+fn check_metrics(
+    server: &ServerGuard,
+    manifest: &Value,
+    window: &[(&str, String)],
+    failures: &mut Failures,
+) {
     let sent_series = array(&manifest["metrics"]);
-    let names: BTreeSet<&str> = sent_series.iter().map(|series| text(series, "name")).collect();
+    let names: BTreeSet<&str> = sent_series
+        .iter()
+        .map(|series| text(series, "name"))
+        .collect();
     for name in names {
         // Without a service filter both services' series come back; with one, only its own.
-        let target = format!("/api/v1/metrics/{}?{}", percent_encode(name), query_with(&[("step", "60")], window));
+        let target = format!(
+            "/api/v1/metrics/{}?{}",
+            percent_encode(name),
+            query_with(&[("step", "60")], window)
+        );
         let answered = server.get_json(&target);
-        failures.check(text(&answered, "name") == name, || format!("GET {target}: name is {}", answered["name"]));
-        let expected_count = sent_series.iter().filter(|series| text(series, "name") == name).count();
-        failures.check(array(&answered["series"]).len() == expected_count, || {
-            format!("GET {target}: {} series, expected {expected_count}: {answered}", array(&answered["series"]).len())
+        failures.check(text(&answered, "name") == name, || {
+            format!("GET {target}: name is {}", answered["name"])
         });
-        let filtered_target =
-            format!("/api/v1/metrics/{}?{}", percent_encode(name), query_with(&[("service", "checkout"), ("step", "60")], window));
+        let expected_count = sent_series
+            .iter()
+            .filter(|series| text(series, "name") == name)
+            .count();
+        failures.check(array(&answered["series"]).len() == expected_count, || {
+            format!(
+                "GET {target}: {} series, expected {expected_count}: {answered}",
+                array(&answered["series"]).len()
+            )
+        });
+        let filtered_target = format!(
+            "/api/v1/metrics/{}?{}",
+            percent_encode(name),
+            query_with(&[("service", "checkout"), ("step", "60")], window)
+        );
         let filtered = server.get_json(&filtered_target);
-        let services: BTreeSet<&str> = array(&filtered["series"]).iter().map(|series| text(series, "service")).collect();
-        failures.check(services == BTreeSet::from(["checkout"]), || format!("GET {filtered_target}: series of services {services:?}"));
+        let services: BTreeSet<&str> = array(&filtered["series"])
+            .iter()
+            .map(|series| text(series, "service"))
+            .collect();
+        failures.check(services == BTreeSet::from(["checkout"]), || {
+            format!("GET {filtered_target}: series of services {services:?}")
+        });
 
-        for sent in sent_series.iter().filter(|series| text(series, "name") == name) {
-            let what = format!("GET {target}: series of {} {}", text(sent, "service"), sent["attributes"]);
+        for sent in sent_series
+            .iter()
+            .filter(|series| text(series, "name") == name)
+        {
+            let what = format!(
+                "GET {target}: series of {} {}",
+                text(sent, "service"),
+                sent["attributes"]
+            );
             let Some(series) = find_series(&answered, sent) else {
                 failures.push(format!("{what} is missing from {answered}"));
                 continue;
             };
-            failures.check(text(series, "unit") == text(sent, "unit"), || format!("{what}: unit is {}, expected {}", series["unit"], sent["unit"]));
-            failures.check(normalised_kind(text(series, "kind")).contains(text(sent, "kind")), || {
-                format!("{what}: kind is {}, expected {}", series["kind"], sent["kind"])
+            failures.check(text(series, "unit") == text(sent, "unit"), || {
+                format!(
+                    "{what}: unit is {}, expected {}",
+                    series["unit"], sent["unit"]
+                )
             });
+            failures.check(
+                normalised_kind(text(series, "kind")).contains(text(sent, "kind")),
+                || {
+                    format!(
+                        "{what}: kind is {}, expected {}",
+                        series["kind"], sent["kind"]
+                    )
+                },
+            );
             check_metric_points(failures, &what, sent, series);
         }
     }
@@ -630,7 +1072,7 @@ fn check_metrics(server: &ServerGuard, manifest: &Value, window: &[(&str, String
 
 /// Points are buckets of `step`; whichever way the sent points fell into them, the buckets
 /// must hold all of them: the counts add up, the extremes are the sent extremes, and the
-/// newest bucket's `last` is the newest value sent.
+/// newest bucket's `last` is the newest value sent (a histogram point counts as its mean).
 fn check_metric_points(failures: &mut Failures, what: &str, sent: &Value, series: &Value) {
     let points = array(&series["points"]);
     let sent_points = array(&sent["points"]);
@@ -638,21 +1080,48 @@ fn check_metric_points(failures: &mut Failures, what: &str, sent: &Value, series
         failures.push(format!("{what}: no points"));
         return;
     }
-    let value_key = if text(sent, "kind") == "histogram" { "sum" } else { "value" };
-    let sent_values: Vec<f64> = sent_points.iter().map(|point| number(&point[value_key])).collect();
-    let newest_sent = sent_points.iter().max_by_key(|point| number(&point["time_unix_nano"]) as u64).map(|point| number(&point[value_key]));
-    let newest_bucket = points.iter().max_by(|left, right| number(&left["timestamp"]).total_cmp(&number(&right["timestamp"])));
+    // A distribution stands for its mean in a series, the way a gauge stands for its value.
+    let scalar = |point: &Value| {
+        if text(sent, "kind") == "histogram" {
+            number(&point["sum"]) / number(&point["count"])
+        } else {
+            number(&point["value"])
+        }
+    };
+    let sent_values: Vec<f64> = sent_points.iter().map(scalar).collect();
+    let newest_sent = sent_points
+        .iter()
+        .max_by_key(|point| number(&point["time_unix_nano"]) as u64)
+        .map(scalar);
+    let newest_bucket = points
+        .iter()
+        .max_by(|left, right| number(&left["timestamp"]).total_cmp(&number(&right["timestamp"])));
     let newest_last = newest_bucket.and_then(|point| number_or_none(&point["last"]));
     failures.check(newest_last == newest_sent, || format!("{what}: the newest bucket's last is {newest_last:?}, the newest value sent {newest_sent:?}"));
-    let bucket_max = points.iter().filter_map(|point| number_or_none(&point["max"])).fold(f64::NEG_INFINITY, f64::max);
-    let bucket_min = points.iter().filter_map(|point| number_or_none(&point["min"])).fold(f64::INFINITY, f64::min);
-    let sent_max = sent_values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let bucket_max = points
+        .iter()
+        .filter_map(|point| number_or_none(&point["max"]))
+        .fold(f64::NEG_INFINITY, f64::max);
+    let bucket_min = points
+        .iter()
+        .filter_map(|point| number_or_none(&point["min"]))
+        .fold(f64::INFINITY, f64::min);
+    let sent_max = sent_values
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
     let sent_min = sent_values.iter().copied().fold(f64::INFINITY, f64::min);
     failures.check(bucket_max == sent_max && bucket_min == sent_min, || {
         format!("{what}: buckets span [{bucket_min}, {bucket_max}], the values sent [{sent_min}, {sent_max}]: {points:?}")
     });
-    let bucket_count: f64 = points.iter().filter_map(|point| number_or_none(&point["count"])).sum();
+    let bucket_count: f64 = points
+        .iter()
+        .filter_map(|point| number_or_none(&point["count"]))
+        .sum();
     failures.check(bucket_count as usize == sent_points.len(), || {
-        format!("{what}: the buckets count {bucket_count} points, {} were sent", sent_points.len())
+        format!(
+            "{what}: the buckets count {bucket_count} points, {} were sent",
+            sent_points.len()
+        )
     });
 }

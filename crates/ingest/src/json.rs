@@ -4,28 +4,27 @@
 //! keys, 64-bit integers as strings or numbers), but it ignores keys it does not know and, where
 //! a oneof is flattened, swallows errors: snake_case keys (`resource_spans`) give an empty
 //! request, a sum or histogram whose `aggregationTemporality` is a name disappears whole, and a
-//! point whose `asDouble` is `"NaN"` loses its value. So the body is parsed into a
-//! [`serde_json::Value`] first and checked against the OTLP/JSON shape (unknown snake_case keys
-//! are an error), then decoded; for metrics, the decoded request is compared with the JSON to
-//! find what was dropped, which is reported as rejected (or recovered, for a finite `asDouble`
-//! written as a string).
+//! point whose `asDouble` is `"NaN"` loses its value. So the body is first surveyed against the
+//! OTLP/JSON shape (`shape.rs`; an unsupported key is an error), then decoded, and for metrics
+//! the decoded request is compared with the survey: whatever vanished is reported as rejected,
+//! or recovered when it is a finite `asDouble` written as a string.
 //!
 //! Validation of the decoded items (ids, timestamps) is `convert`'s; decompression is the
 //! server's.
 
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+mod shape;
+
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as NumberValue;
 use opentelemetry_proto::tonic::metrics::v1::{
     ExponentialHistogram, Gauge, Histogram, NumberDataPoint, Sum, Summary,
 };
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::{ExportRequest, IngestError, Rejections, SignalType};
+use shape::{Findings, MetricFinding, Peeked, SurveyError, survey};
 
 /// Decodes an OTLP/JSON export request body (already decompressed). The rejections count the
 /// data points the JSON carried but that cannot be used as sent.
@@ -33,494 +32,111 @@ pub fn decode_json(
     signal: SignalType,
     body: &[u8],
 ) -> Result<(ExportRequest, Rejections), IngestError> {
-    let document: Value = serde_json::from_slice(body).map_err(|error| IngestError::Malformed {
-        signal,
-        reason: error.to_string(),
-    })?;
-    let Value::Object(top_level) = &document else {
-        return Err(IngestError::Malformed {
+    let findings = survey(signal, body).map_err(|survey_error| match survey_error {
+        SurveyError::Unsupported(unsupported) => IngestError::UnsupportedJson {
             signal,
-            reason: format!("expected a json object, found {}", json_type(&document)),
-        });
-    };
-    check_shape(top_level, request_shape(signal)).map_err(|unsupported| {
-        IngestError::UnsupportedJson {
-            signal,
+            path: unsupported.path(),
             key: unsupported.key,
-            path: unsupported.path.render(),
             explanation: unsupported.explanation,
-        }
+        },
+        SurveyError::Json(error) => IngestError::Malformed {
+            signal,
+            reason: error.to_string(),
+        },
     })?;
     let mut rejections = Rejections::new();
     let request = match signal {
-        SignalType::Traces => ExportRequest::Traces(decode_owned(signal, document, body)?),
-        SignalType::Logs => ExportRequest::Logs(decode_owned(signal, document, body)?),
+        SignalType::Traces => ExportRequest::Traces(decode_typed(signal, body)?),
+        SignalType::Logs => ExportRequest::Logs(decode_typed(signal, body)?),
         SignalType::Metrics => {
-            // Decoded from a borrowed document, which is kept to find what the decoder dropped.
-            let decoded = ExportMetricsServiceRequest::deserialize(&document);
-            let mut request = decoded.map_err(|error| located_error(signal, &error, body))?;
-            recover_metrics(&document, &mut request, &mut rejections);
+            let mut request: ExportMetricsServiceRequest = decode_typed(signal, body)?;
+            recover_metrics(&findings, &mut request, body, &mut rejections);
             ExportRequest::Metrics(request)
         }
     };
     Ok((request, rejections))
 }
 
-fn decode_owned<Request: DeserializeOwned>(
+fn decode_typed<Request: DeserializeOwned>(
     signal: SignalType,
-    document: Value,
     body: &[u8],
 ) -> Result<Request, IngestError> {
-    serde_json::from_value(document).map_err(|error| located_error(signal, &error, body))
+    serde_json::from_slice(body).map_err(|error| IngestError::Malformed {
+        signal,
+        reason: error.to_string(),
+    })
 }
 
-/// Decoding from a `Value` loses the position of the error; decoding the body again (only on
-/// this error path) gets serde's line and column back.
-fn located_error(signal: SignalType, error: &serde_json::Error, body: &[u8]) -> IngestError {
-    let located = match signal {
-        SignalType::Traces => serde_json::from_slice::<ExportTraceServiceRequest>(body).err(),
-        SignalType::Metrics => serde_json::from_slice::<ExportMetricsServiceRequest>(body).err(),
-        SignalType::Logs => serde_json::from_slice::<ExportLogsServiceRequest>(body).err(),
-    };
-    let reason = match located {
-        Some(located_error) => located_error.to_string(),
-        None => error.to_string(),
-    };
-    IngestError::Malformed { signal, reason }
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The OTLP/JSON shape, as far as it is needed to notice keys the decoder would ignore.
-
-/// The keys OTLP/JSON defines for one kind of object, and what each holds.
-struct Shape {
-    keys: &'static [(&'static str, Holds)],
-}
-
-#[derive(Clone, Copy)]
-enum Holds {
-    /// A string, number, boolean or list of those: nothing to look into.
-    Scalar,
-    Object(&'static Shape),
-    List(&'static Shape),
-}
-
-impl Shape {
-    fn holds(&self, key: &str) -> Option<Holds> {
-        self.keys
-            .iter()
-            .find(|(name, _)| *name == key)
-            .map(|(_, holds)| *holds)
-    }
-
-    /// The lowerCamelCase key that `key` is the snake_case spelling of, if any.
-    fn camel_case_of(&self, key: &str) -> Option<&'static str> {
-        if !key.contains('_') {
-            return None;
-        }
-        let camel_case = snake_to_camel_case(key);
-        self.keys
-            .iter()
-            .map(|(name, _)| *name)
-            .find(|name| *name == camel_case)
-    }
-}
-
-fn snake_to_camel_case(key: &str) -> String {
-    let mut camel_case = String::with_capacity(key.len());
-    let mut capitalize_next = false;
-    for character in key.chars() {
-        if character == '_' {
-            capitalize_next = true;
-        } else if capitalize_next {
-            camel_case.extend(character.to_uppercase());
-            capitalize_next = false;
-        } else {
-            camel_case.push(character);
-        }
-    }
-    camel_case
-}
-
-static TRACES_REQUEST: Shape = Shape {
-    keys: &[("resourceSpans", Holds::List(&RESOURCE_SPANS))],
-};
-static RESOURCE_SPANS: Shape = Shape {
-    keys: &[
-        ("resource", Holds::Object(&RESOURCE)),
-        ("scopeSpans", Holds::List(&SCOPE_SPANS)),
-        ("schemaUrl", Holds::Scalar),
-    ],
-};
-static SCOPE_SPANS: Shape = Shape {
-    keys: &[
-        ("scope", Holds::Object(&SCOPE)),
-        ("spans", Holds::List(&SPAN)),
-        ("schemaUrl", Holds::Scalar),
-    ],
-};
-static SPAN: Shape = Shape {
-    keys: &[
-        ("traceId", Holds::Scalar),
-        ("spanId", Holds::Scalar),
-        ("traceState", Holds::Scalar),
-        ("parentSpanId", Holds::Scalar),
-        ("flags", Holds::Scalar),
-        ("name", Holds::Scalar),
-        ("kind", Holds::Scalar),
-        ("startTimeUnixNano", Holds::Scalar),
-        ("endTimeUnixNano", Holds::Scalar),
-        ("attributes", Holds::List(&KEY_VALUE)),
-        ("droppedAttributesCount", Holds::Scalar),
-        ("events", Holds::List(&SPAN_EVENT)),
-        ("droppedEventsCount", Holds::Scalar),
-        ("links", Holds::List(&SPAN_LINK)),
-        ("droppedLinksCount", Holds::Scalar),
-        ("status", Holds::Object(&STATUS)),
-    ],
-};
-static SPAN_EVENT: Shape = Shape {
-    keys: &[
-        ("timeUnixNano", Holds::Scalar),
-        ("name", Holds::Scalar),
-        ("attributes", Holds::List(&KEY_VALUE)),
-        ("droppedAttributesCount", Holds::Scalar),
-    ],
-};
-static SPAN_LINK: Shape = Shape {
-    keys: &[
-        ("traceId", Holds::Scalar),
-        ("spanId", Holds::Scalar),
-        ("traceState", Holds::Scalar),
-        ("attributes", Holds::List(&KEY_VALUE)),
-        ("droppedAttributesCount", Holds::Scalar),
-        ("flags", Holds::Scalar),
-    ],
-};
-static STATUS: Shape = Shape {
-    keys: &[("message", Holds::Scalar), ("code", Holds::Scalar)],
-};
-
-static METRICS_REQUEST: Shape = Shape {
-    keys: &[("resourceMetrics", Holds::List(&RESOURCE_METRICS))],
-};
-static RESOURCE_METRICS: Shape = Shape {
-    keys: &[
-        ("resource", Holds::Object(&RESOURCE)),
-        ("scopeMetrics", Holds::List(&SCOPE_METRICS)),
-        ("schemaUrl", Holds::Scalar),
-    ],
-};
-static SCOPE_METRICS: Shape = Shape {
-    keys: &[
-        ("scope", Holds::Object(&SCOPE)),
-        ("metrics", Holds::List(&METRIC)),
-        ("schemaUrl", Holds::Scalar),
-    ],
-};
-static METRIC: Shape = Shape {
-    keys: &[
-        ("name", Holds::Scalar),
-        ("description", Holds::Scalar),
-        ("unit", Holds::Scalar),
-        ("metadata", Holds::List(&KEY_VALUE)),
-        ("gauge", Holds::Object(&GAUGE)),
-        ("sum", Holds::Object(&SUM)),
-        ("histogram", Holds::Object(&HISTOGRAM)),
-        (
-            "exponentialHistogram",
-            Holds::Object(&EXPONENTIAL_HISTOGRAM),
-        ),
-        ("summary", Holds::Object(&SUMMARY)),
-    ],
-};
-static GAUGE: Shape = Shape {
-    keys: &[("dataPoints", Holds::List(&NUMBER_POINT))],
-};
-static SUM: Shape = Shape {
-    keys: &[
-        ("dataPoints", Holds::List(&NUMBER_POINT)),
-        ("aggregationTemporality", Holds::Scalar),
-        ("isMonotonic", Holds::Scalar),
-    ],
-};
-static HISTOGRAM: Shape = Shape {
-    keys: &[
-        ("dataPoints", Holds::List(&HISTOGRAM_POINT)),
-        ("aggregationTemporality", Holds::Scalar),
-    ],
-};
-static EXPONENTIAL_HISTOGRAM: Shape = Shape {
-    keys: &[
-        ("dataPoints", Holds::List(&EXPONENTIAL_HISTOGRAM_POINT)),
-        ("aggregationTemporality", Holds::Scalar),
-    ],
-};
-static SUMMARY: Shape = Shape {
-    keys: &[("dataPoints", Holds::List(&SUMMARY_POINT))],
-};
-static NUMBER_POINT: Shape = Shape {
-    keys: &[
-        ("attributes", Holds::List(&KEY_VALUE)),
-        ("startTimeUnixNano", Holds::Scalar),
-        ("timeUnixNano", Holds::Scalar),
-        ("exemplars", Holds::List(&EXEMPLAR)),
-        ("flags", Holds::Scalar),
-        ("asDouble", Holds::Scalar),
-        ("asInt", Holds::Scalar),
-    ],
-};
-static HISTOGRAM_POINT: Shape = Shape {
-    keys: &[
-        ("attributes", Holds::List(&KEY_VALUE)),
-        ("startTimeUnixNano", Holds::Scalar),
-        ("timeUnixNano", Holds::Scalar),
-        ("count", Holds::Scalar),
-        ("sum", Holds::Scalar),
-        ("bucketCounts", Holds::Scalar),
-        ("explicitBounds", Holds::Scalar),
-        ("exemplars", Holds::List(&EXEMPLAR)),
-        ("flags", Holds::Scalar),
-        ("min", Holds::Scalar),
-        ("max", Holds::Scalar),
-    ],
-};
-static EXPONENTIAL_HISTOGRAM_POINT: Shape = Shape {
-    keys: &[
-        ("attributes", Holds::List(&KEY_VALUE)),
-        ("startTimeUnixNano", Holds::Scalar),
-        ("timeUnixNano", Holds::Scalar),
-        ("count", Holds::Scalar),
-        ("sum", Holds::Scalar),
-        ("scale", Holds::Scalar),
-        ("zeroCount", Holds::Scalar),
-        ("positive", Holds::Object(&BUCKETS)),
-        ("negative", Holds::Object(&BUCKETS)),
-        ("flags", Holds::Scalar),
-        ("exemplars", Holds::List(&EXEMPLAR)),
-        ("min", Holds::Scalar),
-        ("max", Holds::Scalar),
-        ("zeroThreshold", Holds::Scalar),
-    ],
-};
-static BUCKETS: Shape = Shape {
-    keys: &[("offset", Holds::Scalar), ("bucketCounts", Holds::Scalar)],
-};
-static SUMMARY_POINT: Shape = Shape {
-    keys: &[
-        ("attributes", Holds::List(&KEY_VALUE)),
-        ("startTimeUnixNano", Holds::Scalar),
-        ("timeUnixNano", Holds::Scalar),
-        ("count", Holds::Scalar),
-        ("sum", Holds::Scalar),
-        ("quantileValues", Holds::List(&QUANTILE)),
-        ("flags", Holds::Scalar),
-    ],
-};
-static QUANTILE: Shape = Shape {
-    keys: &[("quantile", Holds::Scalar), ("value", Holds::Scalar)],
-};
-static EXEMPLAR: Shape = Shape {
-    keys: &[
-        ("filteredAttributes", Holds::List(&KEY_VALUE)),
-        ("timeUnixNano", Holds::Scalar),
-        ("spanId", Holds::Scalar),
-        ("traceId", Holds::Scalar),
-        ("asDouble", Holds::Scalar),
-        ("asInt", Holds::Scalar),
-    ],
-};
-
-static LOGS_REQUEST: Shape = Shape {
-    keys: &[("resourceLogs", Holds::List(&RESOURCE_LOGS))],
-};
-static RESOURCE_LOGS: Shape = Shape {
-    keys: &[
-        ("resource", Holds::Object(&RESOURCE)),
-        ("scopeLogs", Holds::List(&SCOPE_LOGS)),
-        ("schemaUrl", Holds::Scalar),
-    ],
-};
-static SCOPE_LOGS: Shape = Shape {
-    keys: &[
-        ("scope", Holds::Object(&SCOPE)),
-        ("logRecords", Holds::List(&LOG_RECORD)),
-        ("schemaUrl", Holds::Scalar),
-    ],
-};
-static LOG_RECORD: Shape = Shape {
-    keys: &[
-        ("timeUnixNano", Holds::Scalar),
-        ("observedTimeUnixNano", Holds::Scalar),
-        ("severityNumber", Holds::Scalar),
-        ("severityText", Holds::Scalar),
-        ("body", Holds::Object(&ANY_VALUE)),
-        ("attributes", Holds::List(&KEY_VALUE)),
-        ("droppedAttributesCount", Holds::Scalar),
-        ("flags", Holds::Scalar),
-        ("traceId", Holds::Scalar),
-        ("spanId", Holds::Scalar),
-        ("eventName", Holds::Scalar),
-    ],
-};
-
-static RESOURCE: Shape = Shape {
-    keys: &[
-        ("attributes", Holds::List(&KEY_VALUE)),
-        ("droppedAttributesCount", Holds::Scalar),
-        ("entityRefs", Holds::Scalar),
-    ],
-};
-static SCOPE: Shape = Shape {
-    keys: &[
-        ("name", Holds::Scalar),
-        ("version", Holds::Scalar),
-        ("attributes", Holds::List(&KEY_VALUE)),
-        ("droppedAttributesCount", Holds::Scalar),
-    ],
-};
-static KEY_VALUE: Shape = Shape {
-    keys: &[
-        ("key", Holds::Scalar),
-        ("value", Holds::Object(&ANY_VALUE)),
-        ("keyStrindex", Holds::Scalar),
-    ],
-};
-static ANY_VALUE: Shape = Shape {
-    keys: &[
-        ("stringValue", Holds::Scalar),
-        ("boolValue", Holds::Scalar),
-        ("intValue", Holds::Scalar),
-        ("doubleValue", Holds::Scalar),
-        ("arrayValue", Holds::Object(&ARRAY_VALUE)),
-        ("kvlistValue", Holds::Object(&KEY_VALUE_LIST)),
-        ("bytesValue", Holds::Scalar),
-    ],
-};
-static ARRAY_VALUE: Shape = Shape {
-    keys: &[("values", Holds::List(&ANY_VALUE))],
-};
-static KEY_VALUE_LIST: Shape = Shape {
-    keys: &[("values", Holds::List(&KEY_VALUE))],
-};
-
-fn request_shape(signal: SignalType) -> &'static Shape {
-    match signal {
-        SignalType::Traces => &TRACES_REQUEST,
-        SignalType::Metrics => &METRICS_REQUEST,
-        SignalType::Logs => &LOGS_REQUEST,
-    }
-}
-
-/// A key the decoder would ignore although the sender meant something by it.
-struct Unsupported {
-    key: String,
-    path: JsonPath,
-    explanation: String,
-}
-
-/// Where in the document, built innermost first while an error travels up (only then).
-#[derive(Default)]
-struct JsonPath {
-    reversed_steps: Vec<String>,
-}
-
-impl JsonPath {
-    fn render(&self) -> String {
-        if self.reversed_steps.is_empty() {
-            return String::from("the top level");
-        }
-        let mut rendered = String::new();
-        for step in self.reversed_steps.iter().rev() {
-            if !rendered.is_empty() && !step.starts_with('[') {
-                rendered.push('.');
-            }
-            rendered.push_str(step);
-        }
-        rendered
-    }
-}
-
-impl Unsupported {
-    fn within(mut self, step: String) -> Unsupported {
-        self.path.reversed_steps.push(step);
-        self
-    }
-}
-
-/// Checks one object and everything below it. Unknown keys are ignored, as OTLP/JSON asks,
-/// unless they are the snake_case spelling of a known key, or no key of the object is known
-/// (then the sender used another schema and the object would decode as empty).
-fn check_shape(object: &Map<String, Value>, shape: &Shape) -> Result<(), Unsupported> {
-    let mut known_keys = 0;
-    for (key, child) in object {
-        let Some(holds) = shape.holds(key) else {
-            if let Some(camel_case) = shape.camel_case_of(key) {
-                return Err(Unsupported {
-                    key: key.clone(),
-                    path: JsonPath::default(),
-                    explanation: format!(
-                        "is snake_case; otlp/json keys are lowerCamelCase (\"{camel_case}\")"
-                    ),
+/// Walks the decoded metrics beside the survey's findings (both in document order) and reports
+/// each metric or data point whose data vanished in decoding.
+fn recover_metrics(
+    findings: &Findings,
+    request: &mut ExportMetricsServiceRequest,
+    body: &[u8],
+    rejections: &mut Rejections,
+) {
+    let metrics = request
+        .resource_metrics
+        .iter_mut()
+        .flat_map(|resource_metrics| &mut resource_metrics.scope_metrics)
+        .flat_map(|scope_metrics| &mut scope_metrics.metrics);
+    // Parsed again only if a metric vanished for a reason the survey cannot name.
+    let mut document: Option<Value> = None;
+    for (ordinal, (metric, finding)) in metrics.zip(&findings.metrics).enumerate() {
+        let name = metric.name.as_str();
+        match &mut metric.data {
+            None => {
+                let Some(data_key) = finding.data_key else {
+                    continue;
+                };
+                let points = finding.data_points;
+                rejections.reject(points, || {
+                    let reason = match &finding.temporality_name {
+                        Some(temporality) => format!(
+                            "aggregationTemporality {temporality:?} is a name, otlp/json wants \
+                             the enum number (1 for delta, 2 for cumulative)"
+                        ),
+                        None => {
+                            let parsed = document.get_or_insert_with(|| {
+                                serde_json::from_slice(body).unwrap_or(Value::Null)
+                            });
+                            explain_dropped_data(parsed, ordinal, data_key)
+                        }
+                    };
+                    format!(
+                        "metric {name:?}: {data_key} with {points} data points dropped: {reason}"
+                    )
                 });
             }
-            continue;
-        };
-        known_keys += 1;
-        match (holds, child) {
-            (Holds::Object(inner_shape), Value::Object(inner)) => {
-                check_shape(inner, inner_shape).map_err(|error| error.within(key.clone()))?;
+            Some(Data::Gauge(gauge)) => {
+                recover_number_points(name, &mut gauge.data_points, finding, rejections);
             }
-            (Holds::List(item_shape), Value::Array(items)) => {
-                for (index, item) in items.iter().enumerate() {
-                    if let Value::Object(inner) = item {
-                        check_shape(inner, item_shape).map_err(|error| {
-                            error.within(format!("[{index}]")).within(key.clone())
-                        })?;
-                    }
-                }
+            Some(Data::Sum(sum)) => {
+                recover_number_points(name, &mut sum.data_points, finding, rejections);
             }
-            // Scalars, and containers of the wrong type, which the decoder reports itself.
-            _ => {}
+            Some(_) => {}
         }
     }
-    if known_keys == 0
-        && let Some(first_key) = object.keys().next()
-    {
-        let expected: Vec<&str> = shape.keys.iter().map(|(name, _)| *name).collect();
-        return Err(Unsupported {
-            key: first_key.clone(),
-            path: JsonPath::default(),
-            explanation: format!(
-                "is not an otlp/json field, and no key of the object is (expected {})",
-                expected.join(", ")
-            ),
-        });
-    }
-    Ok(())
 }
 
-// ---------------------------------------------------------------------------------------------
-// Metrics: what the decoder dropped without an error.
-
-const DATA_KEYS: [&str; 5] = [
-    "gauge",
-    "sum",
-    "histogram",
-    "exponentialHistogram",
-    "summary",
-];
+/// Why the decoder dropped a metric's data: decoding that data alone gives serde's reason.
+fn explain_dropped_data(document: &Value, ordinal: usize, data_key: &str) -> String {
+    let json_data = nth_metric(document, ordinal).and_then(|metric| metric.get(data_key));
+    let Some(json_data) = json_data.cloned() else {
+        return String::from("it could not be decoded");
+    };
+    let error = match data_key {
+        "gauge" => serde_json::from_value::<Gauge>(json_data).err(),
+        "sum" => serde_json::from_value::<Sum>(json_data).err(),
+        "histogram" => serde_json::from_value::<Histogram>(json_data).err(),
+        "exponentialHistogram" => serde_json::from_value::<ExponentialHistogram>(json_data).err(),
+        _ => serde_json::from_value::<Summary>(json_data).err(),
+    };
+    match error {
+        Some(error) => error.to_string(),
+        None => String::from("it could not be decoded"),
+    }
+}
 
 fn json_list<'a>(value: &'a Value, key: &str) -> &'a [Value] {
     value
@@ -530,91 +146,12 @@ fn json_list<'a>(value: &'a Value, key: &str) -> &'a [Value] {
         .unwrap_or_default()
 }
 
-/// Walks the decoded request beside its JSON (the decoder keeps every list's length, so the
-/// two line up by index) and reports each metric or data point whose data vanished.
-fn recover_metrics(
-    document: &Value,
-    request: &mut ExportMetricsServiceRequest,
-    rejections: &mut Rejections,
-) {
-    let json_resources = json_list(document, "resourceMetrics");
-    for (resource_metrics, json_resource) in request.resource_metrics.iter_mut().zip(json_resources)
-    {
-        let json_scopes = json_list(json_resource, "scopeMetrics");
-        for (scope_metrics, json_scope) in
-            resource_metrics.scope_metrics.iter_mut().zip(json_scopes)
-        {
-            let json_metrics = json_list(json_scope, "metrics");
-            for (metric, json_metric) in scope_metrics.metrics.iter_mut().zip(json_metrics) {
-                let name = metric.name.as_str();
-                match &mut metric.data {
-                    None => report_dropped_data(name, json_metric, rejections),
-                    Some(Data::Gauge(gauge)) => {
-                        let json_points = json_metric
-                            .get("gauge")
-                            .map(|data| json_list(data, "dataPoints"));
-                        recover_number_points(
-                            name,
-                            &mut gauge.data_points,
-                            json_points.unwrap_or_default(),
-                            rejections,
-                        );
-                    }
-                    Some(Data::Sum(sum)) => {
-                        let json_points = json_metric
-                            .get("sum")
-                            .map(|data| json_list(data, "dataPoints"));
-                        recover_number_points(
-                            name,
-                            &mut sum.data_points,
-                            json_points.unwrap_or_default(),
-                            rejections,
-                        );
-                    }
-                    Some(_) => {}
-                }
-            }
-        }
-    }
-}
-
-/// The metric had data in the JSON that the decoder dropped whole (the `data` oneof is
-/// flattened, and serde turns any error inside a flattened option into `None`).
-fn report_dropped_data(name: &str, json_metric: &Value, rejections: &mut Rejections) {
-    let dropped = DATA_KEYS.iter().find_map(|key| {
-        json_metric
-            .get(*key)
-            .filter(|data| !data.is_null())
-            .map(|data| (*key, data))
-    });
-    let Some((data_key, json_data)) = dropped else {
-        return;
-    };
-    let points = json_list(json_data, "dataPoints").len() as u64;
-    rejections.reject(points, || {
-        let reason = explain_dropped_data(data_key, json_data);
-        format!("metric {name:?}: {data_key} with {points} data points dropped: {reason}")
-    });
-}
-
-fn explain_dropped_data(data_key: &str, json_data: &Value) -> String {
-    if let Some(Value::String(temporality)) = json_data.get("aggregationTemporality") {
-        return format!(
-            "aggregationTemporality {temporality:?} is a name, otlp/json wants the enum number \
-             (1 for delta, 2 for cumulative)"
-        );
-    }
-    let error = match data_key {
-        "gauge" => Gauge::deserialize(json_data).err(),
-        "sum" => Sum::deserialize(json_data).err(),
-        "histogram" => Histogram::deserialize(json_data).err(),
-        "exponentialHistogram" => ExponentialHistogram::deserialize(json_data).err(),
-        _ => Summary::deserialize(json_data).err(),
-    };
-    match error {
-        Some(error) => error.to_string(),
-        None => String::from("it could not be decoded"),
-    }
+fn nth_metric(document: &Value, ordinal: usize) -> Option<&Value> {
+    json_list(document, "resourceMetrics")
+        .iter()
+        .flat_map(|resource_metrics| json_list(resource_metrics, "scopeMetrics"))
+        .flat_map(|scope_metrics| json_list(scope_metrics, "metrics"))
+        .nth(ordinal)
 }
 
 /// Number points whose `asDouble`/`asInt` the decoder dropped (an error inside the flattened
@@ -622,38 +159,51 @@ fn explain_dropped_data(data_key: &str, json_data: &Value) -> String {
 fn recover_number_points(
     name: &str,
     points: &mut Vec<NumberDataPoint>,
-    json_points: &[Value],
+    finding: &MetricFinding,
     rejections: &mut Rejections,
 ) {
-    let mut index = 0;
+    if finding.odd_values.is_empty() {
+        return;
+    }
+    let mut point_index = 0;
     points.retain_mut(|point| {
-        let point_index = index;
-        index += 1;
+        let index = point_index;
+        point_index += 1;
         if point.value.is_some() {
             return true;
         }
-        let Some(json_point) = json_points.get(point_index) else {
+        let Some(odd) = finding
+            .odd_values
+            .iter()
+            .find(|odd| odd.point_index == index)
+        else {
+            // No value at all: `convert` rejects the point.
             return true;
         };
-        if let Some(json_double) = json_point.get("asDouble") {
-            let parsed = json_double.as_str().and_then(|text| text.trim().parse::<f64>().ok());
+        if odd.key == "asDouble" {
+            let parsed = match &odd.given {
+                Peeked::Text(text) => text.trim().parse::<f64>().ok(),
+                _ => None,
+            };
             if let Some(number) = parsed.filter(|number| number.is_finite()) {
                 point.value = Some(NumberValue::AsDouble(number));
                 return true;
             }
             rejections.reject(1, || {
-                format!("data point {point_index} of metric {name:?}: asDouble {json_double} is not a finite number")
+                format!(
+                    "data point {index} of metric {name:?}: asDouble {} is not a finite number",
+                    odd.given
+                )
             });
-            return false;
-        }
-        if let Some(json_integer) = json_point.get("asInt") {
+        } else {
             rejections.reject(1, || {
-                format!("data point {point_index} of metric {name:?}: asInt {json_integer} is not a 64-bit integer")
+                format!(
+                    "data point {index} of metric {name:?}: asInt {} is not a 64-bit integer",
+                    odd.given
+                )
             });
-            return false;
         }
-        // No value at all: `convert` rejects the point.
-        true
+        false
     });
 }
 
@@ -892,7 +442,21 @@ mod tests {
             .to_string();
         assert_eq!(
             message,
-            "malformed metrics request: expected a json object, found an array"
+            "malformed metrics request: invalid type: sequence, expected an otlp/json object at line 1 column 1"
+        );
+        let null_message = decode_json(SignalType::Logs, b"null")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            null_message.contains("invalid type: null"),
+            "{null_message}"
+        );
+        let trailing = decode_json(SignalType::Logs, b"{} {}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            trailing.contains("trailing characters at line 1 column 4"),
+            "{trailing}"
         );
     }
 
@@ -970,15 +534,5 @@ mod tests {
             "{:?}",
             rejections.messages
         );
-    }
-
-    #[test]
-    fn snake_case_converts_to_camel_case() {
-        assert_eq!(snake_to_camel_case("resource_spans"), "resourceSpans");
-        assert_eq!(
-            snake_to_camel_case("start_time_unix_nano"),
-            "startTimeUnixNano"
-        );
-        assert_eq!(snake_to_camel_case("name"), "name");
     }
 }

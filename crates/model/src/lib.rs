@@ -16,7 +16,7 @@ pub use record::{
     TraceId, attribute, attributes_to_json,
 };
 pub use signal::{
-    MINUTE_NANOS, SignalKey, SignalKind, SignalRow, SignalStats, minute_of, OTHER_OPERATION,
+    MINUTE_NANOS, OTHER_OPERATION, SignalKey, SignalKind, SignalRow, SignalStats, minute_of,
 };
 pub use sketch::{LatencySketch, RELATIVE_ACCURACY, SketchDecodeError, get_varint, put_varint};
-pub use time_range::{TimeRange, parse_timestamp, TimeParseError};
+pub use time_range::{TimeParseError, TimeRange, parse_timestamp};

@@ -67,7 +67,10 @@ impl Serialize for Attributes {
 
 impl Attributes {
     pub fn get(&self, key: &str) -> Option<&AttrValue> {
-        self.0.iter().find(|(name, _)| name == key).map(|(_, value)| value)
+        self.0
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value)
     }
 
     pub fn get_str(&self, key: &str) -> Option<&str> {
@@ -81,7 +84,9 @@ impl Attributes {
 
 /// Looks a key up in the span's attributes first, then in its resource's.
 pub fn attribute<'a>(span: &'a Span, key: &str) -> Option<&'a AttrValue> {
-    span.attributes.get(key).or_else(|| span.resource.attributes.get(key))
+    span.attributes
+        .get(key)
+        .or_else(|| span.resource.attributes.get(key))
 }
 
 /// Attributes as a JSON object, the form they take in segments and API answers.
@@ -119,8 +124,16 @@ impl Resource {
             .filter(|name| !name.is_empty())
             .unwrap_or(Self::DEFAULT_ENVIRONMENT)
             .to_owned();
-        let version = attributes.get_str("service.version").unwrap_or_default().to_owned();
-        Resource { service, environment, version, attributes }
+        let version = attributes
+            .get_str("service.version")
+            .unwrap_or_default()
+            .to_owned();
+        Resource {
+            service,
+            environment,
+            version,
+            attributes,
+        }
     }
 }
 
@@ -250,7 +263,11 @@ pub struct LogRecord {
 impl LogRecord {
     /// The record's time: the event time when the source set it, else when it was observed.
     pub fn timestamp(&self) -> u64 {
-        if self.time_unix_nano != 0 { self.time_unix_nano } else { self.observed_time_unix_nano }
+        if self.time_unix_nano != 0 {
+            self.time_unix_nano
+        } else {
+            self.observed_time_unix_nano
+        }
     }
 }
 
@@ -276,9 +293,16 @@ impl Temporality {
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum MetricKind {
     Gauge,
-    Sum { monotonic: bool, temporality: Temporality },
-    Histogram { temporality: Temporality },
-    ExponentialHistogram { temporality: Temporality },
+    Sum {
+        monotonic: bool,
+        temporality: Temporality,
+    },
+    Histogram {
+        temporality: Temporality,
+    },
+    ExponentialHistogram {
+        temporality: Temporality,
+    },
     Summary,
 }
 
@@ -343,7 +367,11 @@ impl PointValue {
                 _ => f64::NAN,
             },
             PointValue::Summary { count, sum, .. } => {
-                if *count > 0 { sum / *count as f64 } else { f64::NAN }
+                if *count > 0 {
+                    sum / *count as f64
+                } else {
+                    f64::NAN
+                }
             }
         }
     }

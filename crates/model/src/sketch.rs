@@ -152,7 +152,8 @@ impl LatencySketch {
             return;
         }
         let low = self.offset.min(other.offset);
-        let high = (self.offset + self.bins.len() as i32).max(other.offset + other.bins.len() as i32);
+        let high =
+            (self.offset + self.bins.len() as i32).max(other.offset + other.bins.len() as i32);
         if low < self.offset {
             let grow = (self.offset - low) as usize;
             self.bins.splice(0..0, std::iter::repeat_n(0, grow));
@@ -249,7 +250,15 @@ impl LatencySketch {
         for _ in 0..length {
             bins.push(get_varint(input)?);
         }
-        Ok(LatencySketch { zero_count, offset, bins, count, sum, min, max })
+        Ok(LatencySketch {
+            zero_count,
+            offset,
+            bins,
+            count,
+            sum,
+            min,
+            max,
+        })
     }
 }
 
@@ -284,7 +293,9 @@ pub fn get_varint(input: &mut &[u8]) -> Result<u64, SketchDecodeError> {
 }
 
 fn get_f64(input: &mut &[u8]) -> Result<f64, SketchDecodeError> {
-    let (head, rest) = input.split_first_chunk::<8>().ok_or(SketchDecodeError::Truncated)?;
+    let (head, rest) = input
+        .split_first_chunk::<8>()
+        .ok_or(SketchDecodeError::Truncated)?;
     *input = rest;
     Ok(f64::from_le_bytes(*head))
 }
@@ -355,6 +366,9 @@ mod tests {
         let mut bytes = Vec::new();
         sketch.encode(&mut bytes);
         bytes.truncate(bytes.len() - 1);
-        assert_eq!(LatencySketch::decode(&mut bytes.as_slice()), Err(SketchDecodeError::Truncated));
+        assert_eq!(
+            LatencySketch::decode(&mut bytes.as_slice()),
+            Err(SketchDecodeError::Truncated)
+        );
     }
 }

@@ -12,7 +12,9 @@ pub struct TimeParseError {
 
 /// Parses `2026-11-21T10:00:00Z` or `1763719200` (fractions allowed) into unix nanoseconds.
 pub fn parse_timestamp(input: &str) -> Result<u64, TimeParseError> {
-    let error = || TimeParseError { input: input.to_owned() };
+    let error = || TimeParseError {
+        input: input.to_owned(),
+    };
     let trimmed = input.trim();
     if let Ok(seconds) = trimmed.parse::<f64>() {
         if !(0.0..=1e11).contains(&seconds) {
@@ -57,8 +59,14 @@ mod tests {
     #[test]
     fn reads_both_forms() {
         assert_eq!(parse_timestamp("1700000000"), Ok(1_700_000_000_000_000_000));
-        assert_eq!(parse_timestamp("2023-11-14T22:13:20Z"), Ok(1_700_000_000_000_000_000));
-        assert_eq!(parse_timestamp("1700000000.5"), Ok(1_700_000_000_500_000_000));
+        assert_eq!(
+            parse_timestamp("2023-11-14T22:13:20Z"),
+            Ok(1_700_000_000_000_000_000)
+        );
+        assert_eq!(
+            parse_timestamp("1700000000.5"),
+            Ok(1_700_000_000_500_000_000)
+        );
         assert!(parse_timestamp("yesterday").is_err());
         assert!(parse_timestamp("-5").is_err());
     }

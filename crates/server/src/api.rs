@@ -2,7 +2,6 @@
 //! Handlers parse and validate parameters, ask the store, and shape the answer; the maths
 //! of merging minutes into steps lives in [`crate::signals`].
 
-
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -41,10 +40,16 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/logs", get(logs))
         .route("/api/v1/metrics/{name}", get(metric))
         .route("/metrics", get(prometheus_metrics))
-        .route_layer(middleware::from_fn_with_state((state.authenticator.clone(), Scope::Read), require_scope));
+        .route_layer(middleware::from_fn_with_state(
+            (state.authenticator.clone(), Scope::Read),
+            require_scope,
+        ));
     let admin = Router::new()
         .route("/api/v1/admin/flush", axum::routing::post(flush))
-        .route_layer(middleware::from_fn_with_state((state.authenticator.clone(), Scope::Admin), require_scope));
+        .route_layer(middleware::from_fn_with_state(
+            (state.authenticator.clone(), Scope::Admin),
+            require_scope,
+        ));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ready\n" }))
@@ -55,10 +60,16 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-async fn require_scope(State((authenticator, scope)): State<(Arc<Authenticator>, Scope)>, request: Request, next: Next) -> Response {
+async fn require_scope(
+    State((authenticator, scope)): State<(Arc<Authenticator>, Scope)>,
+    request: Request,
+    next: Next,
+) -> Response {
     match authenticator.check(request.headers(), scope) {
         Ok(()) => next.run(request).await,
-        Err(denied) if denied.unauthenticated => ApiError::Unauthorized(denied.message).into_response(),
+        Err(denied) if denied.unauthenticated => {
+            ApiError::Unauthorized(denied.message).into_response()
+        }
         Err(denied) => ApiError::Forbidden(denied.message).into_response(),
     }
 }
@@ -68,15 +79,24 @@ async fn flush(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
     let store = state.store.clone();
     blocking(move || Ok(store.flush()?)).await?;
     let stats = state.store.stats();
-    Ok(Json(json!({ "segments": stats.segment_count, "segment_bytes": stats.segment_bytes, "rows_written": stats.rows_written })))
+    Ok(Json(
+        json!({ "segments": stats.segment_count, "segment_bytes": stats.segment_bytes, "rows_written": stats.rows_written }),
+    ))
 }
 
 async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json")).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+        .into_response()
 }
 
 fn now_unix_nano() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_nanos() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 const HOUR_NANOS: u64 = 3_600_000_000_000;
@@ -94,7 +114,10 @@ impl RangeParams {
             value
                 .as_deref()
                 .filter(|text| !text.is_empty())
-                .map(|text| parse_timestamp(text).map_err(|error| ApiError::BadRequest(format!("`{name}`: {error}"))))
+                .map(|text| {
+                    parse_timestamp(text)
+                        .map_err(|error| ApiError::BadRequest(format!("`{name}`: {error}")))
+                })
                 .transpose()
         };
         let to = parse("to", &self.to)?.unwrap_or_else(now_unix_nano);
@@ -110,18 +133,29 @@ fn parse_limit(limit: Option<usize>) -> Result<usize, ApiError> {
     match limit {
         None => Ok(100),
         Some(0) => Err(ApiError::BadRequest("`limit` must be at least 1".into())),
-        Some(value) if value > 10_000 => Err(ApiError::BadRequest("`limit` must be at most 10000".into())),
+        Some(value) if value > 10_000 => {
+            Err(ApiError::BadRequest("`limit` must be at most 10000".into()))
+        }
         Some(value) => Ok(value),
     }
 }
 
 fn parse_trace_id(text: &str) -> Result<[u8; 16], ApiError> {
-    let bytes = hex::decode(text).map_err(|_| ApiError::BadRequest(format!("trace id `{text}` is not hex")))?;
-    bytes.try_into().map_err(|_| ApiError::BadRequest(format!("trace id `{text}` must be 32 hex digits")))
+    let bytes = hex::decode(text)
+        .map_err(|_| ApiError::BadRequest(format!("trace id `{text}` is not hex")))?;
+    bytes
+        .try_into()
+        .map_err(|_| ApiError::BadRequest(format!("trace id `{text}` must be 32 hex digits")))
 }
 
-fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> impl Future<Output = Result<T, ApiError>> {
-    async move { tokio::task::spawn_blocking(work).await.map_err(|error| ApiError::Internal(error.to_string()))? }
+fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> impl Future<Output = Result<T, ApiError>> {
+    async move {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|error| ApiError::Internal(error.to_string()))?
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,11 +164,17 @@ struct ServicesParams {
     range: RangeParams,
 }
 
-async fn services(State(state): State<ApiState>, Query(params): Query<ServicesParams>) -> Result<Json<Value>, ApiError> {
+async fn services(
+    State(state): State<ApiState>,
+    Query(params): Query<ServicesParams>,
+) -> Result<Json<Value>, ApiError> {
     let range = params.range.resolve()?;
     let store = state.store.clone();
     let summaries = blocking(move || {
-        let filter = SignalFilter { kind: Some(SignalKind::Server), ..SignalFilter::default() };
+        let filter = SignalFilter {
+            kind: Some(SignalKind::Server),
+            ..SignalFilter::default()
+        };
         Ok(signals::summarize_services(&store.signals(range, &filter)?))
     })
     .await?;
@@ -153,21 +193,35 @@ struct SignalParams {
     environment: Option<String>,
 }
 
-async fn service_signals(State(state): State<ApiState>, Path(service): Path<String>, Query(params): Query<SignalParams>) -> Result<Json<Value>, ApiError> {
+async fn service_signals(
+    State(state): State<ApiState>,
+    Path(service): Path<String>,
+    Query(params): Query<SignalParams>,
+) -> Result<Json<Value>, ApiError> {
     let range = params.range.resolve()?;
     let percentiles = Percentiles::parse(params.percentiles.as_deref())?;
     let step = signals::parse_step(params.step.as_deref(), range)?;
     let kind = match params.kind.as_deref() {
         None | Some("server") => SignalKind::Server,
         Some("dependency") => SignalKind::Dependency,
-        Some(other) => return Err(ApiError::BadRequest(format!("`kind` is `{other}`, want server or dependency"))),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "`kind` is `{other}`, want server or dependency"
+            )));
+        }
     };
     let filter = SignalFilter {
         kind: Some(kind),
         environment: params.environment.clone(),
         service: Some(service.clone()),
-        operation: params.operation.clone().filter(|operation| !operation.is_empty()),
-        remote_service: params.remote_service.clone().filter(|remote| !remote.is_empty()),
+        operation: params
+            .operation
+            .clone()
+            .filter(|operation| !operation.is_empty()),
+        remote_service: params
+            .remote_service
+            .clone()
+            .filter(|remote| !remote.is_empty()),
     };
     let store = state.store.clone();
     let rows = blocking(move || Ok(store.signals(range, &filter)?)).await?;
@@ -185,18 +239,27 @@ async fn service_signals(State(state): State<ApiState>, Path(service): Path<Stri
     })))
 }
 
-async fn dependencies(State(state): State<ApiState>, Query(params): Query<ServicesParams>) -> Result<Json<Value>, ApiError> {
+async fn dependencies(
+    State(state): State<ApiState>,
+    Query(params): Query<ServicesParams>,
+) -> Result<Json<Value>, ApiError> {
     let range = params.range.resolve()?;
     let store = state.store.clone();
     let edges = blocking(move || {
-        let filter = SignalFilter { kind: Some(SignalKind::Dependency), ..SignalFilter::default() };
+        let filter = SignalFilter {
+            kind: Some(SignalKind::Dependency),
+            ..SignalFilter::default()
+        };
         Ok(signals::summarize_edges(&store.signals(range, &filter)?))
     })
     .await?;
     Ok(Json(Value::Array(edges)))
 }
 
-async fn trace(State(state): State<ApiState>, Path(trace_id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn trace(
+    State(state): State<ApiState>,
+    Path(trace_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_trace_id(&trace_id)?;
     let store = state.store.clone();
     let spans = blocking(move || {
@@ -215,7 +278,9 @@ async fn trace(State(state): State<ApiState>, Path(trace_id): Path<String>) -> R
     if spans.is_empty() {
         return Err(ApiError::NotFound(format!("no spans of trace {trace_id}")));
     }
-    Ok(Json(json!({ "trace_id": trace_id.to_lowercase(), "spans": spans })))
+    Ok(Json(
+        json!({ "trace_id": trace_id.to_lowercase(), "spans": spans }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -230,15 +295,24 @@ struct SpansParams {
     limit: Option<usize>,
 }
 
-async fn spans(State(state): State<ApiState>, Query(params): Query<SpansParams>) -> Result<Json<Value>, ApiError> {
+async fn spans(
+    State(state): State<ApiState>,
+    Query(params): Query<SpansParams>,
+) -> Result<Json<Value>, ApiError> {
     let errors_only = match params.status.as_deref() {
         None | Some("") | Some("any") => false,
         Some("error") => true,
-        Some(other) => return Err(ApiError::BadRequest(format!("`status` is `{other}`, want error or any"))),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "`status` is `{other}`, want error or any"
+            )));
+        }
     };
     let min_duration = match params.min_duration_ms {
         Some(millis) if !(0.0..1e12).contains(&millis) => {
-            return Err(ApiError::BadRequest("`min_duration_ms` must be a non-negative number".into()));
+            return Err(ApiError::BadRequest(
+                "`min_duration_ms` must be a non-negative number".into(),
+            ));
         }
         Some(millis) => Some(Duration::from_secs_f64(millis / 1000.0)),
         None => None,
@@ -277,19 +351,38 @@ fn parse_severity(text: &str) -> Result<i32, ApiError> {
         "warn" | "warning" => 13,
         "error" => 17,
         "fatal" => 21,
-        other => other.parse::<i32>().ok().filter(|number| (1..=24).contains(number)).ok_or_else(|| {
-            ApiError::BadRequest(format!("`severity` is `{text}`, want trace, debug, info, warn, error, fatal or 1-24"))
-        })?,
+        other => other
+            .parse::<i32>()
+            .ok()
+            .filter(|number| (1..=24).contains(number))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "`severity` is `{text}`, want trace, debug, info, warn, error, fatal or 1-24"
+                ))
+            })?,
     };
     Ok(number)
 }
 
-async fn logs(State(state): State<ApiState>, Query(params): Query<LogsParams>) -> Result<Json<Value>, ApiError> {
+async fn logs(
+    State(state): State<ApiState>,
+    Query(params): Query<LogsParams>,
+) -> Result<Json<Value>, ApiError> {
     let query = LogQuery {
         range: params.range.resolve()?,
         service: params.service.filter(|service| !service.is_empty()),
-        min_severity: params.severity.as_deref().filter(|text| !text.is_empty()).map(parse_severity).transpose()?,
-        trace_id: params.trace_id.as_deref().filter(|text| !text.is_empty()).map(parse_trace_id).transpose()?,
+        min_severity: params
+            .severity
+            .as_deref()
+            .filter(|text| !text.is_empty())
+            .map(parse_severity)
+            .transpose()?,
+        trace_id: params
+            .trace_id
+            .as_deref()
+            .filter(|text| !text.is_empty())
+            .map(parse_trace_id)
+            .transpose()?,
         contains: params.contains.filter(|needle| !needle.is_empty()),
         limit: parse_limit(params.limit)?,
     };
@@ -306,13 +399,24 @@ struct MetricParams {
     step: Option<String>,
 }
 
-async fn metric(State(state): State<ApiState>, Path(name): Path<String>, Query(params): Query<MetricParams>) -> Result<Json<Value>, ApiError> {
+async fn metric(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(params): Query<MetricParams>,
+) -> Result<Json<Value>, ApiError> {
     let range = params.range.resolve()?;
     let step = signals::parse_step(params.step.as_deref(), range)?;
-    let query = PointQuery { range, name: name.clone(), service: params.service.filter(|service| !service.is_empty()), limit: 1_000_000 };
+    let query = PointQuery {
+        range,
+        name: name.clone(),
+        service: params.service.filter(|service| !service.is_empty()),
+        limit: 1_000_000,
+    };
     let store = state.store.clone();
     let rows = blocking(move || Ok(store.points(&query)?)).await?;
-    Ok(Json(json!({ "name": name, "step_seconds": step.as_secs(), "series": signals::metric_series(&rows, range, step) })))
+    Ok(Json(
+        json!({ "name": name, "step_seconds": step.as_secs(), "series": signals::metric_series(&rows, range, step) }),
+    ))
 }
 
 /// The server's own metrics in the Prometheus text format.
@@ -331,24 +435,103 @@ async fn prometheus_metrics(State(state): State<ApiState>) -> Response {
         signals
             .iter()
             .zip(values)
-            .map(|(signal, value)| (format!("{{signal=\"{signal}\"}}"), value.load(std::sync::atomic::Ordering::Relaxed)))
+            .map(|(signal, value)| {
+                (
+                    format!("{{signal=\"{signal}\"}}"),
+                    value.load(std::sync::atomic::Ordering::Relaxed),
+                )
+            })
             .collect()
     };
-    family("sloscope_ingest_requests_total", "Export requests received.", "counter", &per_signal(&counters.requests));
-    family("sloscope_ingest_items_accepted_total", "Spans, data points and log records accepted.", "counter", &per_signal(&counters.accepted_items));
-    family("sloscope_ingest_items_rejected_total", "Items rejected as unusable (reported as partial success).", "counter", &per_signal(&counters.rejected_items));
-    family("sloscope_ingest_requests_invalid_total", "Requests refused as malformed.", "counter", &per_signal(&counters.invalid_requests));
-    family("sloscope_ingest_requests_throttled_total", "Requests pushed back because the queue was full.", "counter", &per_signal(&counters.throttled_requests));
-    family("sloscope_ingest_queued_writes", "Exports waiting for the store writer.", "gauge", &[(String::new(), stats.queued_writes)]);
-    family("sloscope_wal_bytes", "Bytes in the write-ahead log.", "gauge", &[(String::new(), stats.wal_bytes)]);
-    family("sloscope_segments", "Parquet segment files.", "gauge", &[(String::new(), stats.segment_count)]);
-    family("sloscope_segment_bytes", "Bytes in Parquet segments.", "gauge", &[(String::new(), stats.segment_bytes)]);
-    family("sloscope_head_rows", "Rows in memory not yet rolled into segments.", "gauge", &[(String::new(), stats.head_rows)]);
-    family("sloscope_rollup_series", "Per-minute signal series held in rollups.", "gauge", &[(String::new(), stats.rollup_series)]);
-    family("sloscope_operations_folded_total", "Spans whose operation folded into `other` by the cardinality guard.", "counter", &[(String::new(), stats.folded_operations)]);
+    family(
+        "sloscope_ingest_requests_total",
+        "Export requests received.",
+        "counter",
+        &per_signal(&counters.requests),
+    );
+    family(
+        "sloscope_ingest_items_accepted_total",
+        "Spans, data points and log records accepted.",
+        "counter",
+        &per_signal(&counters.accepted_items),
+    );
+    family(
+        "sloscope_ingest_items_rejected_total",
+        "Items rejected as unusable (reported as partial success).",
+        "counter",
+        &per_signal(&counters.rejected_items),
+    );
+    family(
+        "sloscope_ingest_requests_invalid_total",
+        "Requests refused as malformed.",
+        "counter",
+        &per_signal(&counters.invalid_requests),
+    );
+    family(
+        "sloscope_ingest_requests_throttled_total",
+        "Requests pushed back because the queue was full.",
+        "counter",
+        &per_signal(&counters.throttled_requests),
+    );
+    family(
+        "sloscope_ingest_queued_writes",
+        "Exports waiting for the store writer.",
+        "gauge",
+        &[(String::new(), stats.queued_writes)],
+    );
+    family(
+        "sloscope_ingest_in_flight_bytes",
+        "Budgeted bytes of exports between arrival and acknowledgement.",
+        "gauge",
+        &[(String::new(), state.ingestor.in_flight_bytes())],
+    );
+    family(
+        "sloscope_wal_bytes",
+        "Bytes in the write-ahead log.",
+        "gauge",
+        &[(String::new(), stats.wal_bytes)],
+    );
+    family(
+        "sloscope_segments",
+        "Parquet segment files.",
+        "gauge",
+        &[(String::new(), stats.segment_count)],
+    );
+    family(
+        "sloscope_segment_bytes",
+        "Bytes in Parquet segments.",
+        "gauge",
+        &[(String::new(), stats.segment_bytes)],
+    );
+    family(
+        "sloscope_head_rows",
+        "Rows in memory not yet rolled into segments.",
+        "gauge",
+        &[(String::new(), stats.head_rows)],
+    );
+    family(
+        "sloscope_rollup_series",
+        "Per-minute signal series held in rollups.",
+        "gauge",
+        &[(String::new(), stats.rollup_series)],
+    );
+    family(
+        "sloscope_operations_folded_total",
+        "Spans whose operation folded into `other` by the cardinality guard.",
+        "counter",
+        &[(String::new(), stats.folded_operations)],
+    );
     let tables = ["spans", "logs", "metrics"];
-    let rows: Vec<(String, u64)> = tables.iter().zip(stats.rows_written).map(|(table, value)| (format!("{{table=\"{table}\"}}"), value)).collect();
-    family("sloscope_rows_written_total", "Rows written to the store.", "counter", &rows);
+    let rows: Vec<(String, u64)> = tables
+        .iter()
+        .zip(stats.rows_written)
+        .map(|(table, value)| (format!("{{table=\"{table}\"}}"), value))
+        .collect();
+    family(
+        "sloscope_rows_written_total",
+        "Rows written to the store.",
+        "counter",
+        &rows,
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
-

@@ -30,25 +30,50 @@ impl Authenticator {
         if self.tokens.is_empty() {
             return Ok(());
         }
-        let presented = authorization.and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")));
+        let presented = authorization.and_then(|value| {
+            value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+        });
         let Some(presented) = presented else {
-            return Err(Denied { unauthenticated: true, message: "missing bearer token".into() });
+            return Err(Denied {
+                unauthenticated: true,
+                message: "missing bearer token".into(),
+            });
         };
-        let Some(token) = self.tokens.iter().find(|token| constant_time_equal(token.secret.as_bytes(), presented.trim().as_bytes())) else {
-            return Err(Denied { unauthenticated: true, message: "unknown bearer token".into() });
+        let Some(token) = self.tokens.iter().find(|token| {
+            constant_time_equal(token.secret.as_bytes(), presented.trim().as_bytes())
+        }) else {
+            return Err(Denied {
+                unauthenticated: true,
+                message: "unknown bearer token".into(),
+            });
         };
         if token.scopes.contains(&scope) || token.scopes.contains(&Scope::Admin) {
             Ok(())
         } else {
-            Err(Denied { unauthenticated: false, message: format!("token lacks the {scope:?} scope").to_lowercase() })
+            Err(Denied {
+                unauthenticated: false,
+                message: format!("token lacks the {scope:?} scope").to_lowercase(),
+            })
         }
     }
 
     pub fn check(&self, headers: &HeaderMap, scope: Scope) -> Result<(), Denied> {
-        self.check_value(headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()), scope)
+        self.check_value(
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok()),
+            scope,
+        )
     }
 }
 
 fn constant_time_equal(left: &[u8], right: &[u8]) -> bool {
-    left.len() == right.len() && left.iter().zip(right).fold(0u8, |difference, (a, b)| difference | (a ^ b)) == 0
+    left.len() == right.len()
+        && left
+            .iter()
+            .zip(right)
+            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+            == 0
 }

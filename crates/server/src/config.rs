@@ -14,7 +14,10 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid setting `{setting}`: {reason}")]
@@ -22,7 +25,10 @@ pub enum ConfigError {
 }
 
 fn invalid(setting: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { setting: setting.to_owned(), reason: reason.into() }
+    ConfigError::Invalid {
+        setting: setting.to_owned(),
+        reason: reason.into(),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,13 +75,19 @@ impl Default for RawListen {
 #[serde(deny_unknown_fields, default)]
 struct RawIngest {
     max_request_bytes: usize,
+    max_in_flight_bytes: u64,
     queue_capacity: usize,
     operation_limit: usize,
 }
 
 impl Default for RawIngest {
     fn default() -> Self {
-        RawIngest { max_request_bytes: 16 << 20, queue_capacity: 256, operation_limit: 200 }
+        RawIngest {
+            max_request_bytes: 16 << 20,
+            max_in_flight_bytes: 512 << 20,
+            queue_capacity: 256,
+            operation_limit: 200,
+        }
     }
 }
 
@@ -159,6 +171,7 @@ pub struct Config {
     pub otlp_http_addr: SocketAddr,
     pub http_addr: SocketAddr,
     pub max_request_bytes: usize,
+    pub max_in_flight_bytes: u64,
     pub store: StoreConfig,
     pub tokens: Vec<Token>,
 }
@@ -174,21 +187,39 @@ pub struct Overrides {
 
 impl Config {
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
-        let environment: Vec<(String, String)> = std::env::vars().filter(|(key, _)| key.starts_with("SLOSCOPE_")).collect();
+        let environment: Vec<(String, String)> = std::env::vars()
+            .filter(|(key, _)| key.starts_with("SLOSCOPE_"))
+            .collect();
         let text = match file {
-            Some(path) => Some((path, std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?)),
+            Some(path) => Some((
+                path,
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?,
+            )),
             None => None,
         };
-        Config::from_parts(text.as_ref().map(|(path, text)| (*path, text.as_str())), &environment, overrides)
+        Config::from_parts(
+            text.as_ref().map(|(path, text)| (*path, text.as_str())),
+            &environment,
+            overrides,
+        )
     }
 
     /// Builds the configuration from file text, environment pairs and overrides, in that order.
-    pub fn from_parts(file: Option<(&Path, &str)>, environment: &[(String, String)], overrides: &Overrides) -> Result<Config, ConfigError> {
+    pub fn from_parts(
+        file: Option<(&Path, &str)>,
+        environment: &[(String, String)],
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigError> {
         let mut raw = match file {
-            Some((path, text)) => toml::from_str::<RawConfig>(text).map_err(|error| ConfigError::Parse {
-                path: path.to_owned(),
-                message: error.to_string().trim_end().to_owned(),
-            })?,
+            Some((path, text)) => {
+                toml::from_str::<RawConfig>(text).map_err(|error| ConfigError::Parse {
+                    path: path.to_owned(),
+                    message: error.to_string().trim_end().to_owned(),
+                })?
+            }
             None => RawConfig::default(),
         };
         for (key, value) in environment {
@@ -200,7 +231,9 @@ impl Config {
                 "SLOSCOPE_SYNC" => raw.storage.sync = value.clone(),
                 "SLOSCOPE_STORAGE_BACKEND" => raw.storage.backend = value.clone(),
                 "SLOSCOPE_RETENTION_DAYS" => {
-                    raw.storage.retention_days = value.parse().map_err(|_| invalid(key, "expected a whole number of days"))?
+                    raw.storage.retention_days = value
+                        .parse()
+                        .map_err(|_| invalid(key, "expected a whole number of days"))?
                 }
                 "SLOSCOPE_TOKENS" => raw.auth.tokens = parse_token_list(value)?,
                 _ => {}
@@ -229,17 +262,29 @@ impl Config {
 /// `SLOSCOPE_TOKENS=secret1:ingest+read,secret2:admin`
 fn parse_token_list(value: &str) -> Result<Vec<RawToken>, ConfigError> {
     let mut tokens = Vec::new();
-    for entry in value.split(',').map(str::trim).filter(|entry| !entry.is_empty()) {
+    for entry in value
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+    {
         let (token, scopes) = entry
             .rsplit_once(':')
             .ok_or_else(|| invalid("SLOSCOPE_TOKENS", "each entry is TOKEN:SCOPE[+SCOPE...]"))?;
-        tokens.push(RawToken { token: token.to_owned(), scopes: scopes.split('+').map(str::to_owned).collect() });
+        tokens.push(RawToken {
+            token: token.to_owned(),
+            scopes: scopes.split('+').map(str::to_owned).collect(),
+        });
     }
     Ok(tokens)
 }
 
 fn parse_address(setting: &str, text: &str) -> Result<SocketAddr, ConfigError> {
-    text.parse().map_err(|_| invalid(setting, format!("`{text}` is not an address like 127.0.0.1:8080")))
+    text.parse().map_err(|_| {
+        invalid(
+            setting,
+            format!("`{text}` is not an address like 127.0.0.1:8080"),
+        )
+    })
 }
 
 impl RawConfig {
@@ -247,20 +292,39 @@ impl RawConfig {
         let backend = match self.storage.backend.as_str() {
             "embedded" => Backend::Embedded,
             "discard" => Backend::Discard,
-            other => return Err(invalid("storage.backend", format!("`{other}` is neither \"embedded\" nor \"discard\""))),
+            other => {
+                return Err(invalid(
+                    "storage.backend",
+                    format!("`{other}` is neither \"embedded\" nor \"discard\""),
+                ));
+            }
         };
         let sync = match self.storage.sync.as_str() {
             "always" => SyncPolicy::Always,
             "interval" => {
                 if self.storage.sync_interval_ms == 0 || self.storage.sync_interval_ms > 60_000 {
-                    return Err(invalid("storage.sync_interval_ms", "must be between 1 and 60000"));
+                    return Err(invalid(
+                        "storage.sync_interval_ms",
+                        "must be between 1 and 60000",
+                    ));
                 }
                 SyncPolicy::Interval(Duration::from_millis(self.storage.sync_interval_ms))
             }
-            other => return Err(invalid("storage.sync", format!("`{other}` is neither \"interval\" nor \"always\""))),
+            other => {
+                return Err(invalid(
+                    "storage.sync",
+                    format!("`{other}` is neither \"interval\" nor \"always\""),
+                ));
+            }
         };
         if self.ingest.max_request_bytes < 1024 {
             return Err(invalid("ingest.max_request_bytes", "must be at least 1024"));
+        }
+        if self.ingest.max_in_flight_bytes < self.ingest.max_request_bytes as u64 {
+            return Err(invalid(
+                "ingest.max_in_flight_bytes",
+                "must be at least ingest.max_request_bytes",
+            ));
         }
         if self.ingest.queue_capacity == 0 {
             return Err(invalid("ingest.queue_capacity", "must be at least 1"));
@@ -272,18 +336,32 @@ impl RawConfig {
             return Err(invalid("storage.retention_days", "must be at least 1"));
         }
         if self.storage.roll_rows == 0 || self.storage.roll_interval_secs == 0 {
-            return Err(invalid("storage.roll_rows", "rolls need at least one row and one second"));
+            return Err(invalid(
+                "storage.roll_rows",
+                "rolls need at least one row and one second",
+            ));
         }
         let mut tokens = Vec::new();
         for raw_token in self.auth.tokens {
             if raw_token.token.len() < 16 {
-                return Err(invalid("auth.tokens", "a token must have at least 16 characters"));
+                return Err(invalid(
+                    "auth.tokens",
+                    "a token must have at least 16 characters",
+                ));
             }
             let mut scopes = BTreeSet::new();
             for scope in &raw_token.scopes {
-                scopes.insert(Scope::parse(scope).ok_or_else(|| invalid("auth.tokens.scopes", format!("`{scope}` is not one of ingest, read, admin")))?);
+                scopes.insert(Scope::parse(scope).ok_or_else(|| {
+                    invalid(
+                        "auth.tokens.scopes",
+                        format!("`{scope}` is not one of ingest, read, admin"),
+                    )
+                })?);
             }
-            tokens.push(Token { secret: raw_token.token, scopes });
+            tokens.push(Token {
+                secret: raw_token.token,
+                scopes,
+            });
         }
         let mut store = StoreConfig::new(self.data_dir);
         store.sync = sync;
@@ -299,6 +377,7 @@ impl RawConfig {
             otlp_http_addr: parse_address("listen.otlp_http", &self.listen.otlp_http)?,
             http_addr: parse_address("listen.http", &self.listen.http)?,
             max_request_bytes: self.ingest.max_request_bytes,
+            max_in_flight_bytes: self.ingest.max_in_flight_bytes,
             store,
             tokens,
         })
@@ -319,7 +398,12 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_named() {
-        let error = Config::from_parts(Some((Path::new("x.toml"), "[storage]\nretention = 3\n")), &[], &Overrides::default()).unwrap_err();
+        let error = Config::from_parts(
+            Some((Path::new("x.toml"), "[storage]\nretention = 3\n")),
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap_err();
         assert!(error.to_string().contains("retention"), "{error}");
     }
 
@@ -327,13 +411,26 @@ mod tests {
     fn environment_and_flags_override_in_order() {
         let environment = vec![
             ("SLOSCOPE_HTTP_ADDR".to_owned(), "127.0.0.1:9000".to_owned()),
-            ("SLOSCOPE_TOKENS".to_owned(), "abcdefghijklmnopqrstuvwxyz:read+ingest".to_owned()),
+            (
+                "SLOSCOPE_TOKENS".to_owned(),
+                "abcdefghijklmnopqrstuvwxyz:read+ingest".to_owned(),
+            ),
         ];
-        let overrides = Overrides { otlp_http_addr: Some("127.0.0.1:5318".into()), ..Overrides::default() };
+        let overrides = Overrides {
+            otlp_http_addr: Some("127.0.0.1:5318".into()),
+            ..Overrides::default()
+        };
         let config = Config::from_parts(None, &environment, &overrides).unwrap();
         assert_eq!(config.http_addr.port(), 9000);
         assert_eq!(config.otlp_http_addr.port(), 5318);
         assert!(config.tokens[0].scopes.contains(&Scope::Ingest));
-        assert!(Config::from_parts(None, &[("SLOSCOPE_TOKENS".into(), "short:read".into())], &Overrides::default()).is_err());
+        assert!(
+            Config::from_parts(
+                None,
+                &[("SLOSCOPE_TOKENS".into(), "short:read".into())],
+                &Overrides::default()
+            )
+            .is_err()
+        );
     }
 }

@@ -106,8 +106,17 @@ impl<S> Clone for OtlpService<S> {
 }
 
 impl<S: OtlpSignal> OtlpService<S> {
-    pub fn new(ingestor: Arc<Ingestor>, authenticator: Arc<Authenticator>, max_request_bytes: usize) -> Self {
-        OtlpService { ingestor, authenticator, max_request_bytes, signal: std::marker::PhantomData }
+    pub fn new(
+        ingestor: Arc<Ingestor>,
+        authenticator: Arc<Authenticator>,
+        max_request_bytes: usize,
+    ) -> Self {
+        OtlpService {
+            ingestor,
+            authenticator,
+            max_request_bytes,
+            signal: std::marker::PhantomData,
+        }
     }
 }
 
@@ -130,7 +139,11 @@ impl<S: OtlpSignal> tower::Service<http::Request<tonic::body::Body>> for OtlpSer
         let service = self.clone();
         Box::pin(async move {
             if request.uri().path() != format!("/{}/Export", S::NAME) {
-                return Ok(Status::unimplemented(format!("{} has only the Export method", S::NAME)).into_http());
+                return Ok(Status::unimplemented(format!(
+                    "{} has only the Export method",
+                    S::NAME
+                ))
+                .into_http());
             }
             let mut grpc = Grpc::new(RawCodec)
                 .accept_compressed(CompressionEncoding::Gzip)
@@ -151,16 +164,34 @@ impl<S: OtlpSignal> UnaryService<Vec<u8>> for ExportMethod<S> {
     fn call(&mut self, request: Request<Vec<u8>>) -> Self::Future {
         let service = self.0.clone();
         Box::pin(async move {
-            let authorization = request.metadata().get("authorization").and_then(|value| value.to_str().ok());
-            if let Err(denied) = service.authenticator.check_value(authorization, Scope::Ingest) {
-                let code = if denied.unauthenticated { Code::Unauthenticated } else { Code::PermissionDenied };
+            let authorization = request
+                .metadata()
+                .get("authorization")
+                .and_then(|value| value.to_str().ok());
+            if let Err(denied) = service
+                .authenticator
+                .check_value(authorization, Scope::Ingest)
+            {
+                let code = if denied.unauthenticated {
+                    Code::Unauthenticated
+                } else {
+                    Code::PermissionDenied
+                };
                 return Err(Status::new(code, denied.message));
             }
             let body = request.into_inner();
-            match service.ingestor.export(S::SIGNAL, Encoded::Protobuf(body)).await {
-                Ok(accepted) => Ok(Response::new(ExportResponse::new(S::SIGNAL, accepted).encode_protobuf())),
+            match service
+                .ingestor
+                .export(S::SIGNAL, Encoded::Protobuf(body))
+                .await
+            {
+                Ok(accepted) => Ok(Response::new(
+                    ExportResponse::new(S::SIGNAL, accepted).encode_protobuf(),
+                )),
                 Err(Refused::Invalid(message)) => Err(Status::invalid_argument(message)),
-                Err(Refused::Busy) => Err(Status::resource_exhausted("ingest queue is full, retry later")),
+                Err(Refused::Busy) => Err(Status::resource_exhausted(
+                    "ingest queue is full, retry later",
+                )),
                 Err(Refused::Unavailable(message)) => Err(Status::unavailable(message)),
             }
         })

@@ -25,12 +25,29 @@ struct Receiver {
     max_request_bytes: usize,
 }
 
-pub fn router(ingestor: Arc<Ingestor>, authenticator: Arc<Authenticator>, max_request_bytes: usize) -> Router {
-    let receiver = Receiver { ingestor, authenticator, max_request_bytes };
+pub fn router(
+    ingestor: Arc<Ingestor>,
+    authenticator: Arc<Authenticator>,
+    max_request_bytes: usize,
+) -> Router {
+    let receiver = Receiver {
+        ingestor,
+        authenticator,
+        max_request_bytes,
+    };
     Router::new()
-        .route("/v1/traces", post(|state, headers, body| export(state, SignalType::Traces, headers, body)))
-        .route("/v1/metrics", post(|state, headers, body| export(state, SignalType::Metrics, headers, body)))
-        .route("/v1/logs", post(|state, headers, body| export(state, SignalType::Logs, headers, body)))
+        .route(
+            "/v1/traces",
+            post(|state, headers, body| export(state, SignalType::Traces, headers, body)),
+        )
+        .route(
+            "/v1/metrics",
+            post(|state, headers, body| export(state, SignalType::Metrics, headers, body)),
+        )
+        .route(
+            "/v1/logs",
+            post(|state, headers, body| export(state, SignalType::Logs, headers, body)),
+        )
         .with_state(receiver)
 }
 
@@ -67,11 +84,24 @@ const GRPC_UNAVAILABLE: i32 = 14;
 fn error_response(format: Format, status: StatusCode, code: i32, message: String) -> Response {
     let body = match format {
         Format::Protobuf => RpcStatus { code, message }.encode_to_vec(),
-        Format::Json => serde_json::to_vec(&serde_json::json!({ "code": code, "message": message })).unwrap_or_default(),
+        Format::Json => {
+            serde_json::to_vec(&serde_json::json!({ "code": code, "message": message }))
+                .unwrap_or_default()
+        }
     };
-    let mut response = (status, [(header::CONTENT_TYPE, format.content_type())], body).into_response();
-    if matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, format.content_type())],
+        body,
+    )
+        .into_response();
+    if matches!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    ) {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     response
 }
@@ -82,25 +112,49 @@ fn success_response(format: Format, signal: SignalType, accepted: Accepted) -> R
         Format::Protobuf => response.encode_protobuf(),
         Format::Json => response.encode_json(),
     };
-    (StatusCode::OK, [(header::CONTENT_TYPE, format.content_type())], body).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, format.content_type())],
+        body,
+    )
+        .into_response()
 }
 
 /// Inflates a gzip body, refusing to produce more than `limit` bytes (a gzip bomb stops here).
 fn gunzip(compressed: &[u8], limit: usize) -> Result<Vec<u8>, (StatusCode, String)> {
     let mut decoder = flate2::read::GzDecoder::new(compressed).take(limit as u64 + 1);
     let mut inflated = Vec::with_capacity(compressed.len().saturating_mul(4).min(limit));
-    decoder
-        .read_to_end(&mut inflated)
-        .map_err(|error| (StatusCode::BAD_REQUEST, format!("body is not valid gzip: {error}")))?;
+    decoder.read_to_end(&mut inflated).map_err(|error| {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("body is not valid gzip: {error}"),
+        )
+    })?;
     if inflated.len() > limit {
-        return Err((StatusCode::PAYLOAD_TOO_LARGE, format!("decompressed body exceeds the limit of {limit} bytes")));
+        return Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("decompressed body exceeds the limit of {limit} bytes"),
+        ));
     }
     Ok(inflated)
 }
 
-async fn export(State(receiver): State<Receiver>, signal: SignalType, headers: HeaderMap, body: Body) -> Response {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("");
-    let media_type = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+async fn export(
+    State(receiver): State<Receiver>,
+    signal: SignalType,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let format = match media_type.as_str() {
         "application/x-protobuf" | "application/protobuf" => Format::Protobuf,
         "application/json" => Format::Json,
@@ -109,7 +163,9 @@ async fn export(State(receiver): State<Receiver>, signal: SignalType, headers: H
                 Format::Json,
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 GRPC_INVALID_ARGUMENT,
-                format!("content type `{content_type}` is not supported: use application/x-protobuf or application/json"),
+                format!(
+                    "content type `{content_type}` is not supported: use application/x-protobuf or application/json"
+                ),
             );
         }
     };
@@ -133,12 +189,17 @@ async fn export(State(receiver): State<Receiver>, signal: SignalType, headers: H
             );
         }
     };
-    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|value| value.to_str().ok()).unwrap_or("identity");
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("identity");
     let body = match encoding.trim().to_ascii_lowercase().as_str() {
         "" | "identity" => raw.to_vec(),
         "gzip" | "x-gzip" => match gunzip(&raw, limit) {
             Ok(inflated) => inflated,
-            Err((status, message)) => return error_response(format, status, GRPC_INVALID_ARGUMENT, message),
+            Err((status, message)) => {
+                return error_response(format, status, GRPC_INVALID_ARGUMENT, message);
+            }
         },
         other => {
             return error_response(
@@ -155,13 +216,23 @@ async fn export(State(receiver): State<Receiver>, signal: SignalType, headers: H
     };
     match receiver.ingestor.export(signal, encoded).await {
         Ok(accepted) => success_response(format, signal, accepted),
-        Err(Refused::Invalid(message)) => error_response(format, StatusCode::BAD_REQUEST, GRPC_INVALID_ARGUMENT, message),
+        Err(Refused::Invalid(message)) => error_response(
+            format,
+            StatusCode::BAD_REQUEST,
+            GRPC_INVALID_ARGUMENT,
+            message,
+        ),
         Err(Refused::Busy) => error_response(
             format,
             StatusCode::TOO_MANY_REQUESTS,
             GRPC_RESOURCE_EXHAUSTED,
             "ingest queue is full, retry later".into(),
         ),
-        Err(Refused::Unavailable(message)) => error_response(format, StatusCode::SERVICE_UNAVAILABLE, GRPC_UNAVAILABLE, message),
+        Err(Refused::Unavailable(message)) => error_response(
+            format,
+            StatusCode::SERVICE_UNAVAILABLE,
+            GRPC_UNAVAILABLE,
+            message,
+        ),
     }
 }

@@ -6,9 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceResponse};
-use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsPartialSuccess, ExportMetricsServiceResponse};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceResponse,
+};
 use prost::Message;
 use sloscope_ingest::{Rejections, SignalType};
 use sloscope_store::{Store, StoreError, Write};
@@ -41,13 +47,22 @@ impl ExportResponse {
         let message = accepted.message;
         match signal {
             SignalType::Traces => ExportResponse::Traces(ExportTraceServiceResponse {
-                partial_success: partial.then(|| ExportTracePartialSuccess { rejected_spans: rejected, error_message: message }),
+                partial_success: partial.then(|| ExportTracePartialSuccess {
+                    rejected_spans: rejected,
+                    error_message: message,
+                }),
             }),
             SignalType::Metrics => ExportResponse::Metrics(ExportMetricsServiceResponse {
-                partial_success: partial.then(|| ExportMetricsPartialSuccess { rejected_data_points: rejected, error_message: message }),
+                partial_success: partial.then(|| ExportMetricsPartialSuccess {
+                    rejected_data_points: rejected,
+                    error_message: message,
+                }),
             }),
             SignalType::Logs => ExportResponse::Logs(ExportLogsServiceResponse {
-                partial_success: partial.then(|| ExportLogsPartialSuccess { rejected_log_records: rejected, error_message: message }),
+                partial_success: partial.then(|| ExportLogsPartialSuccess {
+                    rejected_log_records: rejected,
+                    error_message: message,
+                }),
             }),
         }
     }
@@ -110,24 +125,66 @@ pub fn signal_index(signal: SignalType) -> usize {
 pub struct Ingestor {
     store: Arc<dyn Store>,
     pub counters: IngestCounters,
+    /// Bytes of request bodies between arrival and acknowledgement, and the most allowed: this,
+    /// with the store's bounded queue, is what keeps memory bounded under overload.
+    in_flight_bytes: Arc<AtomicU64>,
+    max_in_flight_bytes: u64,
+}
+
+/// Holds a request's share of the in-flight budget until it is dropped.
+struct InFlight {
+    bytes: u64,
+    total: Arc<AtomicU64>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.total.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
 }
 
 fn now_unix_nano() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_nanos() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 fn describe(rejections: &Rejections, noun: &str) -> String {
-    let mut message = format!("{} {noun} rejected", rejections.count);
-    if !rejections.messages.is_empty() {
-        message.push_str(": ");
-        message.push_str(&rejections.messages.join("; "));
+    let summary = rejections.summary();
+    if summary.is_empty() {
+        format!("{} {noun} rejected", rejections.count)
+    } else {
+        format!("{} {noun} rejected: {summary}", rejections.count)
     }
-    message
 }
 
 impl Ingestor {
-    pub fn new(store: Arc<dyn Store>) -> Ingestor {
-        Ingestor { store, counters: IngestCounters::default() }
+    pub fn new(store: Arc<dyn Store>, max_in_flight_bytes: u64) -> Ingestor {
+        Ingestor {
+            store,
+            counters: IngestCounters::default(),
+            in_flight_bytes: Arc::default(),
+            max_in_flight_bytes,
+        }
+    }
+
+    /// Reserves room for a body, or says the server is too busy for it right now.
+    fn reserve(&self, bytes: u64) -> Option<InFlight> {
+        let previous = self.in_flight_bytes.fetch_add(bytes, Ordering::Relaxed);
+        let reservation = InFlight {
+            bytes,
+            total: self.in_flight_bytes.clone(),
+        };
+        // One request alone may always go through, however large (it is within the body limit).
+        if previous > 0 && previous + bytes > self.max_in_flight_bytes {
+            return None;
+        }
+        Some(reservation)
+    }
+
+    pub fn in_flight_bytes(&self) -> u64 {
+        self.in_flight_bytes.load(Ordering::Relaxed)
     }
 
     pub async fn export(&self, signal: SignalType, encoded: Encoded) -> Result<Accepted, Refused> {
@@ -149,24 +206,35 @@ impl Ingestor {
         outcome
     }
 
-    async fn export_inner(&self, signal: SignalType, encoded: Encoded) -> Result<Accepted, Refused> {
+    async fn export_inner(
+        &self,
+        signal: SignalType,
+        encoded: Encoded,
+    ) -> Result<Accepted, Refused> {
+        let body_bytes = match &encoded {
+            Encoded::Protobuf(body) | Encoded::Json(body) => body.len() as u64,
+        };
+        // Decoded records take several times the wire size: budget for that, not the body.
+        let _in_flight = self
+            .reserve(body_bytes.saturating_mul(4))
+            .ok_or(Refused::Busy)?;
         // Decoding a large export takes milliseconds: keep it off the async threads.
         let decoded = tokio::task::spawn_blocking(move || -> Result<_, Refused> {
             let (request, payload, mut rejections) = match encoded {
                 Encoded::Protobuf(body) => {
-                    let request = sloscope_ingest::decode_protobuf(signal, &body).map_err(|error| Refused::Invalid(error.to_string()))?;
+                    let request = sloscope_ingest::decode_protobuf(signal, &body)
+                        .map_err(|error| Refused::Invalid(error.to_string()))?;
                     (request, body, Rejections::default())
                 }
                 Encoded::Json(body) => {
-                    let (request, rejections) = sloscope_ingest::decode_json(signal, &body).map_err(|error| Refused::Invalid(error.to_string()))?;
+                    let (request, rejections) = sloscope_ingest::decode_json(signal, &body)
+                        .map_err(|error| Refused::Invalid(error.to_string()))?;
                     let payload = request.encode_protobuf();
                     (request, payload, rejections)
                 }
             };
             let converted = sloscope_ingest::convert(request, now_unix_nano());
-            rejections.count += converted.rejected.count;
-            rejections.messages.extend(converted.rejected.messages);
-            rejections.messages.truncate(10);
+            rejections.merge(converted.rejected);
             Ok((payload, converted.batch, rejections))
         })
         .await
@@ -178,10 +246,17 @@ impl Ingestor {
         }
         let accepted_items = batch.len() as u64;
         if !batch.is_empty() {
-            let acknowledgement = self.store.submit(Write { signal, payload, batch }).map_err(|error| match error {
-                StoreError::QueueFull => Refused::Busy,
-                other => Refused::Unavailable(other.to_string()),
-            })?;
+            let acknowledgement = self
+                .store
+                .submit(Write {
+                    signal,
+                    payload,
+                    batch,
+                })
+                .map_err(|error| match error {
+                    StoreError::QueueFull => Refused::Busy,
+                    other => Refused::Unavailable(other.to_string()),
+                })?;
             match acknowledgement.await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => {
@@ -191,8 +266,16 @@ impl Ingestor {
                 Err(_) => return Err(Refused::Unavailable("store is shutting down".into())),
             }
         }
-        self.counters.accepted_items[signal_index(signal)].fetch_add(accepted_items, Ordering::Relaxed);
-        let message = if rejections.count > 0 { describe(&rejections, noun) } else { String::new() };
-        Ok(Accepted { rejected: rejections.count, message })
+        self.counters.accepted_items[signal_index(signal)]
+            .fetch_add(accepted_items, Ordering::Relaxed);
+        let message = if rejections.count > 0 {
+            describe(&rejections, noun)
+        } else {
+            String::new()
+        };
+        Ok(Accepted {
+            rejected: rejections.count,
+            message,
+        })
     }
 }

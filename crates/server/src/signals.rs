@@ -25,14 +25,20 @@ pub struct Percentiles(Vec<(String, f64)>);
 
 impl Percentiles {
     pub fn parse(text: Option<&str>) -> Result<Percentiles, ApiError> {
-        let text = text.filter(|text| !text.trim().is_empty()).unwrap_or("50,90,99");
+        let text = text
+            .filter(|text| !text.trim().is_empty())
+            .unwrap_or("50,90,99");
         let mut wanted = Vec::new();
         for part in text.split(',').map(str::trim) {
             let value: f64 = part
                 .parse()
                 .ok()
                 .filter(|value: &f64| *value > 0.0 && *value < 100.0)
-                .ok_or_else(|| ApiError::BadRequest(format!("percentile `{part}` is not a number between 0 and 100")))?;
+                .ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "percentile `{part}` is not a number between 0 and 100"
+                    ))
+                })?;
             wanted.push((format!("p{part}"), value / 100.0));
         }
         Ok(Percentiles(wanted))
@@ -45,7 +51,10 @@ pub fn parse_step(text: Option<&str>, range: TimeRange) -> Result<Duration, ApiE
         let minutes = (range.duration_nanos() / MINUTE_NANOS / 60).max(1);
         return Ok(Duration::from_secs(minutes * 60));
     };
-    let (number, unit) = match text.char_indices().find(|(_, character)| character.is_ascii_alphabetic()) {
+    let (number, unit) = match text
+        .char_indices()
+        .find(|(_, character)| character.is_ascii_alphabetic())
+    {
         Some((index, _)) => text.split_at(index),
         None => (text, "s"),
     };
@@ -54,16 +63,26 @@ pub fn parse_step(text: Option<&str>, range: TimeRange) -> Result<Duration, ApiE
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err(ApiError::BadRequest(format!("`step` unit `{unit}` is not one of s, m, h, d"))),
+        _ => {
+            return Err(ApiError::BadRequest(format!(
+                "`step` unit `{unit}` is not one of s, m, h, d"
+            )));
+        }
     };
     let seconds = number
         .parse::<u64>()
         .ok()
         .map(|value| value * multiplier)
         .filter(|seconds| *seconds >= 60 && seconds % 60 == 0)
-        .ok_or_else(|| ApiError::BadRequest(format!("`step` `{text}` must be a whole number of minutes (signals are kept per minute)")))?;
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "`step` `{text}` must be a whole number of minutes (signals are kept per minute)"
+            ))
+        })?;
     if range.duration_nanos() / (seconds * 1_000_000_000) > 10_000 {
-        return Err(ApiError::BadRequest("`step` is too small for the range: more than 10000 points".into()));
+        return Err(ApiError::BadRequest(
+            "`step` is too small for the range: more than 10000 points".into(),
+        ));
     }
     Ok(Duration::from_secs(seconds))
 }
@@ -90,7 +109,8 @@ pub fn bucket(rows: &[SignalRow], range: TimeRange, step: Duration) -> Bucketed 
         if minute_start < first_minute_start {
             continue;
         }
-        let step_start = first_minute_start + (minute_start - first_minute_start) / step_nanos * step_nanos;
+        let step_start =
+            first_minute_start + (minute_start - first_minute_start) / step_nanos * step_nanos;
         points.entry(step_start).or_default().merge(&row.stats);
         total.merge(&row.stats);
     }
@@ -105,7 +125,15 @@ fn round(value: f64, digits: i32) -> f64 {
 pub fn stats_json(stats: &SignalStats, percentiles: &Percentiles) -> Value {
     let mut latency = Map::new();
     for (label, fraction) in &percentiles.0 {
-        latency.insert(label.clone(), json!(stats.latency.quantile(*fraction).map(|value| round(value, 3))));
+        latency.insert(
+            label.clone(),
+            json!(
+                stats
+                    .latency
+                    .quantile(*fraction)
+                    .map(|value| round(value, 3))
+            ),
+        );
     }
     json!({
         "requests": stats.requests,
@@ -132,11 +160,13 @@ pub fn summarize_services(rows: &[SignalRow]) -> Vec<Value> {
     }
     let mut services: BTreeMap<(String, String), Summary> = BTreeMap::new();
     for row in rows {
-        let summary = services.entry((row.key.service.clone(), row.key.environment.clone())).or_insert_with(|| Summary {
-            stats: SignalStats::default(),
-            operations: Default::default(),
-            versions: Default::default(),
-        });
+        let summary = services
+            .entry((row.key.service.clone(), row.key.environment.clone()))
+            .or_insert_with(|| Summary {
+                stats: SignalStats::default(),
+                operations: Default::default(),
+                versions: Default::default(),
+            });
         summary.stats.merge(&row.stats);
         summary.operations.insert(row.key.operation.clone());
         if !row.key.version.is_empty() {
@@ -167,7 +197,11 @@ pub fn summarize_edges(rows: &[SignalRow]) -> Vec<Value> {
     let mut edges: BTreeMap<(String, String, String), SignalStats> = BTreeMap::new();
     for row in rows {
         edges
-            .entry((row.key.service.clone(), row.key.remote_service.clone(), row.key.remote_operation.clone()))
+            .entry((
+                row.key.service.clone(),
+                row.key.remote_service.clone(),
+                row.key.remote_operation.clone(),
+            ))
             .or_default()
             .merge(&row.stats);
     }
@@ -191,13 +225,15 @@ pub fn summarize_edges(rows: &[SignalRow]) -> Vec<Value> {
 /// minimum, maximum and last value of the points in it.
 pub fn metric_series(rows: &[PointRow], range: TimeRange, step: Duration) -> Vec<Value> {
     let step_nanos = step.as_nanos() as u64;
-    let mut series: BTreeMap<(String, String), (String, String, BTreeMap<u64, Vec<f64>>)> = BTreeMap::new();
+    let mut series: BTreeMap<(String, String), (String, String, BTreeMap<u64, Vec<f64>>)> =
+        BTreeMap::new();
     for row in rows {
         let labels = row.attributes.to_string();
         let entry = series
             .entry((row.service.clone(), labels))
             .or_insert_with(|| (row.kind.clone(), row.unit.clone(), BTreeMap::new()));
-        let step_start = range.from + (row.time_unix_nano.saturating_sub(range.from)) / step_nanos * step_nanos;
+        let step_start =
+            range.from + (row.time_unix_nano.saturating_sub(range.from)) / step_nanos * step_nanos;
         entry.2.entry(step_start).or_default().push(row.value);
     }
     series
@@ -206,8 +242,13 @@ pub fn metric_series(rows: &[PointRow], range: TimeRange, step: Duration) -> Vec
             let points: Vec<Value> = steps
                 .into_iter()
                 .map(|(start, values)| {
-                    let finite: Vec<f64> = values.iter().copied().filter(|value| value.is_finite()).collect();
-                    let mean = (!finite.is_empty()).then(|| finite.iter().sum::<f64>() / finite.len() as f64);
+                    let finite: Vec<f64> = values
+                        .iter()
+                        .copied()
+                        .filter(|value| value.is_finite())
+                        .collect();
+                    let mean = (!finite.is_empty())
+                        .then(|| finite.iter().sum::<f64>() / finite.len() as f64);
                     json!({
                         "timestamp": start / 1_000_000_000,
                         "time": rfc3339(start),

@@ -10,7 +10,10 @@ use sloscope_model::{MINUTE_NANOS, SignalRow, TimeRange, minute_of};
 use tokio::sync::oneshot;
 
 use crate::rollup::{Rollups, SignalDeltas, SignalFilter};
-use crate::{Acknowledgement, LogQuery, LogRow, PointQuery, PointRow, SpanQuery, SpanRow, Store, StoreError, StoreStats, Write};
+use crate::{
+    Acknowledgement, LogQuery, LogRow, PointQuery, PointRow, SpanQuery, SpanRow, Store, StoreError,
+    StoreStats, Write,
+};
 
 pub struct DiscardStore {
     guard: Mutex<OperationGuard>,
@@ -20,16 +23,34 @@ pub struct DiscardStore {
 
 impl DiscardStore {
     pub fn new(operation_limit: usize) -> DiscardStore {
-        DiscardStore { guard: Mutex::new(OperationGuard::new(operation_limit)), rollups: RwLock::default(), rows: Default::default() }
+        DiscardStore {
+            guard: Mutex::new(OperationGuard::new(operation_limit)),
+            rollups: RwLock::default(),
+            rows: Default::default(),
+        }
     }
 }
 
 impl Store for DiscardStore {
     fn submit(&self, write: Write) -> Result<Acknowledgement, StoreError> {
         let mut deltas = SignalDeltas::new();
-        sloscope_ingest::derive_signals(&write.batch.spans, &mut self.guard.lock().expect("guard lock"), &mut deltas);
-        self.rollups.write().expect("rollups lock").merge_deltas(&deltas);
-        for (index, count) in [write.batch.spans.len(), write.batch.logs.len(), write.batch.points.len()].into_iter().enumerate() {
+        sloscope_ingest::derive_signals(
+            &write.batch.spans,
+            &mut self.guard.lock().expect("guard lock"),
+            &mut deltas,
+        );
+        self.rollups
+            .write()
+            .expect("rollups lock")
+            .merge_deltas(&deltas);
+        for (index, count) in [
+            write.batch.spans.len(),
+            write.batch.logs.len(),
+            write.batch.points.len(),
+        ]
+        .into_iter()
+        .enumerate()
+        {
             self.rows[index].fetch_add(count as u64, Ordering::Relaxed);
         }
         let (acknowledge, acknowledgement) = oneshot::channel();
@@ -37,9 +58,17 @@ impl Store for DiscardStore {
         Ok(acknowledgement)
     }
 
-    fn signals(&self, range: TimeRange, filter: &SignalFilter) -> Result<Vec<SignalRow>, StoreError> {
+    fn signals(
+        &self,
+        range: TimeRange,
+        filter: &SignalFilter,
+    ) -> Result<Vec<SignalRow>, StoreError> {
         let to_minute = minute_of(range.to.saturating_add(MINUTE_NANOS - 1));
-        Ok(self.rollups.read().expect("rollups lock").query(minute_of(range.from), to_minute, filter))
+        Ok(self.rollups.read().expect("rollups lock").query(
+            minute_of(range.from),
+            to_minute,
+            filter,
+        ))
     }
 
     fn spans(&self, _: &SpanQuery) -> Result<Vec<SpanRow>, StoreError> {

@@ -17,7 +17,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use arrow::array::{AsArray, BooleanArray, FixedSizeBinaryArray, Int32Array, Int64Array, RecordBatch, StringArray, UInt8Array};
+use arrow::array::{
+    AsArray, BooleanArray, FixedSizeBinaryArray, Int32Array, Int64Array, RecordBatch, StringArray,
+    UInt8Array,
+};
 use arrow::compute::kernels::cmp::{eq, gt_eq, lt};
 use arrow::compute::{and, filter_record_batch, or};
 use serde::{Deserialize, Serialize};
@@ -30,7 +33,9 @@ use crate::rollup::{Rollups, SignalDeltas, SignalFilter};
 use crate::segment::{self, Pruning, SegmentMeta, Table};
 use crate::tables::{self, LogRow, PointRow, SpanRow};
 use crate::wal::{self, WalWriter};
-use crate::{Acknowledgement, LogQuery, PointQuery, SpanQuery, Store, StoreError, StoreStats, Write};
+use crate::{
+    Acknowledgement, LogQuery, PointQuery, SpanQuery, Store, StoreError, StoreStats, Write,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyncPolicy {
@@ -92,12 +97,17 @@ impl Manifest {
             return Ok(Manifest::default());
         }
         let bytes = std::fs::read(&path)?;
-        serde_json::from_slice(&bytes).map_err(|error| StoreError::Corrupt(format!("{}: {error}", path.display())))
+        serde_json::from_slice(&bytes)
+            .map_err(|error| StoreError::Corrupt(format!("{}: {error}", path.display())))
     }
 
     fn save(&self, data_dir: &Path) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec_pretty(self).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        Ok(crate::files::write_atomically(&data_dir.join(MANIFEST), &bytes)?)
+        let bytes = serde_json::to_vec_pretty(self)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        Ok(crate::files::write_atomically(
+            &data_dir.join(MANIFEST),
+            &bytes,
+        )?)
     }
 }
 
@@ -154,7 +164,10 @@ pub struct EmbeddedStore {
 }
 
 fn now_unix_nano() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_nanos() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 fn signal_code(signal: SignalType) -> u8 {
@@ -197,7 +210,10 @@ impl Writer {
         let folded_before = self.guard.total_folded();
         sloscope_ingest::derive_signals(&batch.spans, &mut self.guard, &mut deltas);
         let newly_folded = self.guard.total_folded() - folded_before;
-        self.shared.counters.folded.fetch_add(newly_folded, Ordering::Relaxed);
+        self.shared
+            .counters
+            .folded
+            .fetch_add(newly_folded, Ordering::Relaxed);
         let mut new_batches: [Option<RecordBatch>; 3] = [None, None, None];
         if !batch.spans.is_empty() {
             new_batches[0] = Some(tables::spans_to_batch(&batch.spans));
@@ -208,14 +224,22 @@ impl Writer {
         if !batch.points.is_empty() {
             new_batches[2] = Some(tables::points_to_batch(&batch.points));
         }
-        self.shared.rollups.write().expect("rollups lock").merge_deltas(&deltas);
+        self.shared
+            .rollups
+            .write()
+            .expect("rollups lock")
+            .merge_deltas(&deltas);
         for ((minute, key), stats) in deltas {
-            self.head_deltas.entry((minute, key)).or_default().merge(&stats);
+            self.head_deltas
+                .entry((minute, key))
+                .or_default()
+                .merge(&stats);
         }
         let mut contents = self.shared.contents.write().expect("contents lock");
         for (index, new_batch) in new_batches.into_iter().enumerate() {
             if let Some(record_batch) = new_batch {
-                self.shared.counters.rows_written[index].fetch_add(record_batch.num_rows() as u64, Ordering::Relaxed);
+                self.shared.counters.rows_written[index]
+                    .fetch_add(record_batch.num_rows() as u64, Ordering::Relaxed);
                 self.head_rows += record_batch.num_rows();
                 contents.head[index].push(record_batch);
             }
@@ -243,7 +267,13 @@ impl Writer {
             contents.frozen.push((roll, tables.clone()));
             tables
         };
-        let job = RollJob { roll, tables, deltas: mem::take(&mut self.head_deltas), checkpoint, done };
+        let job = RollJob {
+            roll,
+            tables,
+            deltas: mem::take(&mut self.head_deltas),
+            checkpoint,
+            done,
+        };
         self.head_rows = 0;
         self.head_since = None;
         // Blocks while the roller is busy: the queue fills and clients are pushed back.
@@ -252,7 +282,9 @@ impl Writer {
 
     fn should_roll(&self) -> bool {
         self.head_rows >= self.shared.config.roll_rows
-            || self.head_since.is_some_and(|since| since.elapsed() >= self.shared.config.roll_interval)
+            || self
+                .head_since
+                .is_some_and(|since| since.elapsed() >= self.shared.config.roll_interval)
     }
 
     fn run(mut self, queue: Receiver<Job>) {
@@ -288,7 +320,8 @@ impl Writer {
             match job {
                 Job::Write(write, acknowledge) => {
                     self.shared.counters.queued.fetch_sub(1, Ordering::Relaxed);
-                    self.wal.stage(signal_code(write.signal), written_at, &write.payload);
+                    self.wal
+                        .stage(signal_code(write.signal), written_at, &write.payload);
                     writes.push((write.batch, acknowledge));
                 }
                 Job::Flush(done) => flushes.push(done),
@@ -314,7 +347,10 @@ impl Writer {
                 Err(error) => {
                     warn!(%error, "cannot write the write-ahead log; rejecting writes");
                     for (_, acknowledge) in writes {
-                        let _ = acknowledge.send(Err(StoreError::Io(std::io::Error::new(error.kind(), error.to_string()))));
+                        let _ = acknowledge.send(Err(StoreError::Io(std::io::Error::new(
+                            error.kind(),
+                            error.to_string(),
+                        ))));
                     }
                 }
             }
@@ -358,7 +394,12 @@ impl Roller {
         let data_dir = self.shared.config.data_dir.clone();
         let mut new_segments = Vec::new();
         for table in Table::ALL {
-            new_segments.extend(segment::write_segments(&data_dir, table, &job.tables[table_index(table)], job.roll)?);
+            new_segments.extend(segment::write_segments(
+                &data_dir,
+                table,
+                &job.tables[table_index(table)],
+                job.roll,
+            )?);
         }
         if !job.deltas.is_empty() {
             let relative = PathBuf::from("rollups").join(format!("{:08}.rollup", job.roll));
@@ -394,22 +435,35 @@ impl Roller {
             keep
         });
         if let Some(max_bytes) = config.max_bytes {
-            self.manifest.segments.sort_by_key(|segment| segment.max_time);
-            let mut total: u64 = self.manifest.segments.iter().map(|segment| segment.bytes).sum();
+            self.manifest
+                .segments
+                .sort_by_key(|segment| segment.max_time);
+            let mut total: u64 = self
+                .manifest
+                .segments
+                .iter()
+                .map(|segment| segment.bytes)
+                .sum();
             while total > max_bytes && !self.manifest.segments.is_empty() {
                 let oldest = self.manifest.segments.remove(0);
                 total -= oldest.bytes;
                 expired.push(oldest);
             }
         }
-        self.shared.rollups.write().expect("rollups lock").drop_before(minute_of(cutoff));
+        self.shared
+            .rollups
+            .write()
+            .expect("rollups lock")
+            .drop_before(minute_of(cutoff));
         if expired.is_empty() {
             return Ok(());
         }
         self.manifest.save(&config.data_dir)?;
         {
             let mut contents = self.shared.contents.write().expect("contents lock");
-            contents.segments.retain(|segment| !expired.contains(segment));
+            contents
+                .segments
+                .retain(|segment| !expired.contains(segment));
         }
         for segment in &expired {
             if let Err(error) = std::fs::remove_file(config.data_dir.join(&segment.path)) {
@@ -453,7 +507,10 @@ impl EmbeddedStore {
         }
         let shared = Arc::new(Shared {
             config: config.clone(),
-            contents: RwLock::new(Contents { segments: manifest.segments.clone(), ..Contents::default() }),
+            contents: RwLock::new(Contents {
+                segments: manifest.segments.clone(),
+                ..Contents::default()
+            }),
             rollups: RwLock::new(rollups),
             counters: Counters::default(),
         });
@@ -478,7 +535,10 @@ impl EmbeddedStore {
         let replayed = recovery.records.len();
         for record in recovery.records {
             let Some(signal) = signal_of(record.signal) else {
-                warn!(sequence = record.sequence, "write-ahead log record of unknown signal; skipped");
+                warn!(
+                    sequence = record.sequence,
+                    "write-ahead log record of unknown signal; skipped"
+                );
                 continue;
             };
             match sloscope_ingest::decode_protobuf(signal, &record.payload) {
@@ -486,17 +546,30 @@ impl EmbeddedStore {
                     let converted = sloscope_ingest::convert(request, record.written_unix_nano);
                     writer.apply(&converted.batch);
                 }
-                Err(error) => warn!(%error, sequence = record.sequence, "write-ahead log record does not decode; skipped"),
+                Err(error) => {
+                    warn!(%error, sequence = record.sequence, "write-ahead log record does not decode; skipped")
+                }
             }
         }
         if replayed > 0 {
-            info!(records = replayed, rows = writer.head_rows, "replayed the write-ahead log");
+            info!(
+                records = replayed,
+                rows = writer.head_rows,
+                "replayed the write-ahead log"
+            );
         }
 
         let (queue, jobs) = sync_channel(config.queue_capacity.max(1));
-        let roller = Roller { shared: shared.clone(), manifest };
-        let roller_thread = std::thread::Builder::new().name("store-roller".into()).spawn(move || roller.run(roller_jobs))?;
-        let writer_thread = std::thread::Builder::new().name("store-writer".into()).spawn(move || writer.run(jobs))?;
+        let roller = Roller {
+            shared: shared.clone(),
+            manifest,
+        };
+        let roller_thread = std::thread::Builder::new()
+            .name("store-roller".into())
+            .spawn(move || roller.run(roller_jobs))?;
+        let writer_thread = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer.run(jobs))?;
         Ok(EmbeddedStore {
             shared,
             queue: Mutex::new(Some(queue)),
@@ -519,7 +592,11 @@ impl EmbeddedStore {
     }
 
     /// Every source of a table that may hold rows in `range`: newest first.
-    fn sources(&self, table: Table, range: Option<TimeRange>) -> (Vec<RecordBatch>, Vec<SegmentMeta>) {
+    fn sources(
+        &self,
+        table: Table,
+        range: Option<TimeRange>,
+    ) -> (Vec<RecordBatch>, Vec<SegmentMeta>) {
         let contents = self.shared.contents.read().expect("contents lock");
         let index = table_index(table);
         let mut batches: Vec<RecordBatch> = contents.head[index].iter().rev().cloned().collect();
@@ -530,7 +607,14 @@ impl EmbeddedStore {
             .segments
             .iter()
             .filter(|segment| segment.table == table)
-            .filter(|segment| range.is_none_or(|range| range.overlaps(segment.min_time.max(0) as u64, segment.max_time.max(0) as u64)))
+            .filter(|segment| {
+                range.is_none_or(|range| {
+                    range.overlaps(
+                        segment.min_time.max(0) as u64,
+                        segment.max_time.max(0) as u64,
+                    )
+                })
+            })
             .cloned()
             .collect();
         segments.sort_by(|left, right| right.max_time.cmp(&left.max_time));
@@ -565,13 +649,18 @@ impl EmbeddedStore {
         let pruning = Pruning { range, service };
         for segment in segments {
             let mut failure = None;
-            let keep_going = segment::scan(&self.shared.config.data_dir, &segment, &pruning, |batch| match take(batch, &mut rows) {
-                Ok(more) => more,
-                Err(error) => {
-                    failure = Some(error);
-                    false
-                }
-            })?;
+            let keep_going = segment::scan(
+                &self.shared.config.data_dir,
+                &segment,
+                &pruning,
+                |batch| match take(batch, &mut rows) {
+                    Ok(more) => more,
+                    Err(error) => {
+                        failure = Some(error);
+                        false
+                    }
+                },
+            )?;
             if let Some(error) = failure {
                 return Err(error);
             }
@@ -590,7 +679,11 @@ impl Drop for EmbeddedStore {
     }
 }
 
-fn time_mask(batch: &RecordBatch, column: &str, range: TimeRange) -> Result<BooleanArray, StoreError> {
+fn time_mask(
+    batch: &RecordBatch,
+    column: &str,
+    range: TimeRange,
+) -> Result<BooleanArray, StoreError> {
     let times = batch.column_by_name(column).expect("time column");
     let from = Int64Array::new_scalar(i64::try_from(range.from).unwrap_or(i64::MAX));
     let to = Int64Array::new_scalar(i64::try_from(range.to).unwrap_or(i64::MAX));
@@ -598,19 +691,31 @@ fn time_mask(batch: &RecordBatch, column: &str, range: TimeRange) -> Result<Bool
 }
 
 fn text_mask(batch: &RecordBatch, column: &str, value: &str) -> Result<BooleanArray, StoreError> {
-    Ok(eq(batch.column_by_name(column).expect("text column"), &StringArray::new_scalar(value))?)
+    Ok(eq(
+        batch.column_by_name(column).expect("text column"),
+        &StringArray::new_scalar(value),
+    )?)
 }
 
 fn id_mask(batch: &RecordBatch, column: &str, id: &[u8]) -> Result<BooleanArray, StoreError> {
     let scalar = FixedSizeBinaryArray::try_from_iter(std::iter::once(id))?;
-    Ok(eq(batch.column_by_name(column).expect("id column"), &arrow::array::Scalar::new(scalar))?)
+    Ok(eq(
+        batch.column_by_name(column).expect("id column"),
+        &arrow::array::Scalar::new(scalar),
+    )?)
 }
 
 /// Case-insensitive substring match, by hand: arrow's `ilike` would need the needle escaped.
 fn contains_mask(batch: &RecordBatch, column: &str, needle: &str) -> BooleanArray {
     let needle = needle.to_lowercase();
-    let values = batch.column_by_name(column).expect("text column").as_string::<i32>();
-    values.iter().map(|value| Some(value.is_some_and(|text| text.to_lowercase().contains(&needle)))).collect()
+    let values = batch
+        .column_by_name(column)
+        .expect("text column")
+        .as_string::<i32>();
+    values
+        .iter()
+        .map(|value| Some(value.is_some_and(|text| text.to_lowercase().contains(&needle))))
+        .collect()
 }
 
 fn all_of(masks: Vec<BooleanArray>, rows: usize) -> Result<BooleanArray, StoreError> {
@@ -632,10 +737,19 @@ impl Store for EmbeddedStore {
         sent.map(|()| acknowledgement)
     }
 
-    fn signals(&self, range: TimeRange, filter: &SignalFilter) -> Result<Vec<SignalRow>, StoreError> {
+    fn signals(
+        &self,
+        range: TimeRange,
+        filter: &SignalFilter,
+    ) -> Result<Vec<SignalRow>, StoreError> {
         let from_minute = minute_of(range.from);
         let to_minute = minute_of(range.to.saturating_add(MINUTE_NANOS - 1));
-        Ok(self.shared.rollups.read().expect("rollups lock").query(from_minute, to_minute, filter))
+        Ok(self
+            .shared
+            .rollups
+            .read()
+            .expect("rollups lock")
+            .query(from_minute, to_minute, filter))
     }
 
     fn spans(&self, query: &SpanQuery) -> Result<Vec<SpanRow>, StoreError> {
@@ -645,22 +759,41 @@ impl Store for EmbeddedStore {
                 masks.push(text_mask(batch, "service", service)?);
             }
             if let Some(operation) = &query.operation {
-                masks.push(or(&text_mask(batch, "operation", operation)?, &text_mask(batch, "name", operation)?)?);
+                masks.push(or(
+                    &text_mask(batch, "operation", operation)?,
+                    &text_mask(batch, "name", operation)?,
+                )?);
             }
             if let Some(minimum) = query.min_duration {
-                let minimum = Int64Array::new_scalar(minimum.as_nanos().min(i64::MAX as u128) as i64);
-                masks.push(gt_eq(batch.column_by_name("duration_nanos").expect("duration column"), &minimum)?);
+                let minimum =
+                    Int64Array::new_scalar(minimum.as_nanos().min(i64::MAX as u128) as i64);
+                masks.push(gt_eq(
+                    batch
+                        .column_by_name("duration_nanos")
+                        .expect("duration column"),
+                    &minimum,
+                )?);
             }
             if query.errors_only {
                 let error = UInt8Array::new_scalar(StatusCode::Error.to_otlp() as u8);
-                masks.push(eq(batch.column_by_name("status_code").expect("status column"), &error)?);
+                masks.push(eq(
+                    batch.column_by_name("status_code").expect("status column"),
+                    &error,
+                )?);
             }
             if let Some(trace_id) = &query.trace_id {
                 masks.push(id_mask(batch, "trace_id", trace_id)?);
             }
             all_of(masks, batch.num_rows())
         };
-        let mut rows = self.select(Table::Spans, Some(query.range), query.service.as_deref(), query.limit, mask, tables::span_rows)?;
+        let mut rows = self.select(
+            Table::Spans,
+            Some(query.range),
+            query.service.as_deref(),
+            query.limit,
+            mask,
+            tables::span_rows,
+        )?;
         if query.trace_id.is_some() {
             rows.sort_by_key(|row| row.start_time_unix_nano);
         } else {
@@ -676,7 +809,12 @@ impl Store for EmbeddedStore {
                 masks.push(text_mask(batch, "service", service)?);
             }
             if let Some(minimum) = query.min_severity {
-                masks.push(gt_eq(batch.column_by_name("severity_number").expect("severity column"), &Int32Array::new_scalar(minimum))?);
+                masks.push(gt_eq(
+                    batch
+                        .column_by_name("severity_number")
+                        .expect("severity column"),
+                    &Int32Array::new_scalar(minimum),
+                )?);
             }
             if let Some(trace_id) = &query.trace_id {
                 masks.push(id_mask(batch, "trace_id", trace_id)?);
@@ -686,20 +824,37 @@ impl Store for EmbeddedStore {
             }
             all_of(masks, batch.num_rows())
         };
-        let mut rows = self.select(Table::Logs, Some(query.range), query.service.as_deref(), query.limit, mask, tables::log_rows)?;
+        let mut rows = self.select(
+            Table::Logs,
+            Some(query.range),
+            query.service.as_deref(),
+            query.limit,
+            mask,
+            tables::log_rows,
+        )?;
         rows.sort_by(|left, right| right.time_unix_nano.cmp(&left.time_unix_nano));
         Ok(rows)
     }
 
     fn points(&self, query: &PointQuery) -> Result<Vec<PointRow>, StoreError> {
         let mask = |batch: &RecordBatch| -> Result<BooleanArray, StoreError> {
-            let mut masks = vec![time_mask(batch, "time_unix_nano", query.range)?, text_mask(batch, "name", &query.name)?];
+            let mut masks = vec![
+                time_mask(batch, "time_unix_nano", query.range)?,
+                text_mask(batch, "name", &query.name)?,
+            ];
             if let Some(service) = &query.service {
                 masks.push(text_mask(batch, "service", service)?);
             }
             all_of(masks, batch.num_rows())
         };
-        let mut rows = self.select(Table::Metrics, Some(query.range), None, query.limit, mask, tables::point_rows)?;
+        let mut rows = self.select(
+            Table::Metrics,
+            Some(query.range),
+            None,
+            query.limit,
+            mask,
+            tables::point_rows,
+        )?;
         rows.sort_by_key(|row| row.time_unix_nano);
         Ok(rows)
     }
@@ -722,15 +877,23 @@ impl Store for EmbeddedStore {
             head_rows,
             rollup_series: self.shared.rollups.read().expect("rollups lock").len() as u64,
             folded_operations: counters.folded.load(Ordering::Relaxed),
-            rows_written: [0, 1, 2].map(|index| counters.rows_written[index].load(Ordering::Relaxed)),
+            rows_written: [0, 1, 2]
+                .map(|index| counters.rows_written[index].load(Ordering::Relaxed)),
         }
     }
 
     fn flush(&self) -> Result<(), StoreError> {
         let (done, finished) = oneshot::channel();
         // A flush waits its turn behind queued writes rather than failing on a full queue.
-        let queue = self.queue.lock().expect("queue lock").clone().ok_or(StoreError::ShutDown)?;
-        queue.send(Job::Flush(done)).map_err(|_| StoreError::ShutDown)?;
+        let queue = self
+            .queue
+            .lock()
+            .expect("queue lock")
+            .clone()
+            .ok_or(StoreError::ShutDown)?;
+        queue
+            .send(Job::Flush(done))
+            .map_err(|_| StoreError::ShutDown)?;
         finished.blocking_recv().map_err(|_| StoreError::ShutDown)?
     }
 
@@ -741,4 +904,3 @@ impl Store for EmbeddedStore {
         }
     }
 }
-

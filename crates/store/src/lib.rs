@@ -111,7 +111,11 @@ pub struct StoreStats {
 pub trait Store: Send + Sync {
     /// Queues a write; fails at once with [`StoreError::QueueFull`] when the queue is full.
     fn submit(&self, write: Write) -> Result<Acknowledgement, StoreError>;
-    fn signals(&self, range: TimeRange, filter: &SignalFilter) -> Result<Vec<SignalRow>, StoreError>;
+    fn signals(
+        &self,
+        range: TimeRange,
+        filter: &SignalFilter,
+    ) -> Result<Vec<SignalRow>, StoreError>;
     fn spans(&self, query: &SpanQuery) -> Result<Vec<SpanRow>, StoreError>;
     fn logs(&self, query: &LogQuery) -> Result<Vec<LogRow>, StoreError>;
     fn points(&self, query: &PointQuery) -> Result<Vec<PointRow>, StoreError>;

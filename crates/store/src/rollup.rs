@@ -11,12 +11,13 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use sloscope_model::{LatencySketch, SignalKey, SignalKind, SignalRow, SignalStats, get_varint, put_varint};
+use sloscope_model::{
+    LatencySketch, SignalKey, SignalKind, SignalRow, SignalStats, get_varint, put_varint,
+};
 
 const MAGIC: &[u8; 8] = b"SLORUP01";
 
-/// Deltas keyed by minute and key, as the ingest stage derives them.
-pub type SignalDeltas = HashMap<(i64, SignalKey), SignalStats>;
+pub use sloscope_ingest::SignalDeltas;
 
 /// A filter over signal keys; `None` matches everything.
 #[derive(Clone, Debug, Default)]
@@ -30,7 +31,9 @@ pub struct SignalFilter {
 
 impl SignalFilter {
     pub fn matches(&self, key: &SignalKey) -> bool {
-        let same = |wanted: &Option<String>, actual: &str| wanted.as_deref().is_none_or(|value| value == actual);
+        let same = |wanted: &Option<String>, actual: &str| {
+            wanted.as_deref().is_none_or(|value| value == actual)
+        };
         self.kind.is_none_or(|kind| kind == key.kind)
             && same(&self.environment, &key.environment)
             && same(&self.service, &key.service)
@@ -70,7 +73,11 @@ impl Rollups {
         for (minute, keys) in self.minutes.range(from_minute..to_minute) {
             for (key, stats) in keys {
                 if filter.matches(key) {
-                    rows.push(SignalRow { minute: *minute, key: key.clone(), stats: stats.clone() });
+                    rows.push(SignalRow {
+                        minute: *minute,
+                        key: key.clone(),
+                        stats: stats.clone(),
+                    });
                 }
             }
         }
@@ -87,13 +94,21 @@ impl Rollups {
 
     /// Writes every row, for compaction.
     pub fn write_all(&self, path: &Path) -> io::Result<()> {
-        let rows = self.minutes.iter().flat_map(|(minute, keys)| keys.iter().map(move |(key, stats)| (*minute, key, stats)));
+        let rows = self
+            .minutes
+            .iter()
+            .flat_map(|(minute, keys)| keys.iter().map(move |(key, stats)| (*minute, key, stats)));
         write_file(path, rows)
     }
 
     pub fn load_file(&mut self, path: &Path) -> io::Result<()> {
         let bytes = fs::read(path)?;
-        let corrupt = || io::Error::new(io::ErrorKind::InvalidData, format!("rollup file {} is corrupt", path.display()));
+        let corrupt = || {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("rollup file {} is corrupt", path.display()),
+            )
+        };
         if bytes.len() < MAGIC.len() + 4 || &bytes[..MAGIC.len()] != MAGIC {
             return Err(corrupt());
         }
@@ -113,10 +128,18 @@ impl Rollups {
 
 /// Writes deltas as a rollup file, atomically (temporary name, fsync, rename).
 pub fn write_deltas(path: &Path, deltas: &SignalDeltas) -> io::Result<()> {
-    write_file(path, deltas.iter().map(|((minute, key), stats)| (*minute, key, stats)))
+    write_file(
+        path,
+        deltas
+            .iter()
+            .map(|((minute, key), stats)| (*minute, key, stats)),
+    )
 }
 
-fn write_file<'a>(path: &Path, rows: impl Iterator<Item = (i64, &'a SignalKey, &'a SignalStats)>) -> io::Result<()> {
+fn write_file<'a>(
+    path: &Path,
+    rows: impl Iterator<Item = (i64, &'a SignalKey, &'a SignalStats)>,
+) -> io::Result<()> {
     let mut body = Vec::with_capacity(1 << 16);
     let mut count = 0u64;
     for (minute, key, stats) in rows {
@@ -153,7 +176,14 @@ fn encode_row(out: &mut Vec<u8>, minute: i64, key: &SignalKey, stats: &SignalSta
         SignalKind::Server => 0,
         SignalKind::Dependency => 1,
     });
-    for text in [&key.environment, &key.service, &key.operation, &key.remote_service, &key.remote_operation, &key.version] {
+    for text in [
+        &key.environment,
+        &key.service,
+        &key.operation,
+        &key.remote_service,
+        &key.remote_operation,
+        &key.version,
+    ] {
         put_text(out, text);
     }
     put_varint(out, stats.requests);
@@ -166,7 +196,11 @@ fn decode_row(input: &mut &[u8]) -> Option<(i64, SignalKey, SignalStats)> {
     let minute = get_varint(input).ok()? as i64;
     let (&kind_byte, rest) = input.split_first()?;
     *input = rest;
-    let kind = if kind_byte == 0 { SignalKind::Server } else { SignalKind::Dependency };
+    let kind = if kind_byte == 0 {
+        SignalKind::Server
+    } else {
+        SignalKind::Dependency
+    };
     let key = SignalKey {
         kind,
         environment: get_text(input)?,
@@ -215,7 +249,14 @@ mod tests {
         let mut rollups = Rollups::default();
         rollups.load_file(&path).unwrap();
         rollups.load_file(&path).unwrap();
-        let rows = rollups.query(100, 102, &SignalFilter { service: Some("a".into()), ..SignalFilter::default() });
+        let rows = rollups.query(
+            100,
+            102,
+            &SignalFilter {
+                service: Some("a".into()),
+                ..SignalFilter::default()
+            },
+        );
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].stats.requests, 4);
         assert_eq!(rows[0].stats.faults, 2);

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch, UInt32Array};
-use arrow::compute::{SortColumn, SortOptions, concat_batches, lexsort_to_indices, take_record_batch};
+use arrow::compute::{
+    SortColumn, SortOptions, concat_batches, lexsort_to_indices, take_record_batch,
+};
 use arrow::datatypes::{Int64Type, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -96,7 +98,9 @@ pub struct SegmentMeta {
 
 fn writer_properties(table: Table) -> WriterProperties {
     let mut builder = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid zstd level"),
+        ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_statistics_enabled(EnabledStatistics::Chunk);
     for column in table.random_columns() {
@@ -111,19 +115,29 @@ fn writer_properties(table: Table) -> WriterProperties {
 
 /// Writes the batches of one table as hourly segment files under `directory/<table>/`, each
 /// named with `sequence`; returns what was written.
-pub fn write_segments(data_dir: &Path, table: Table, batches: &[RecordBatch], sequence: u64) -> Result<Vec<SegmentMeta>, StoreError> {
+pub fn write_segments(
+    data_dir: &Path,
+    table: Table,
+    batches: &[RecordBatch],
+    sequence: u64,
+) -> Result<Vec<SegmentMeta>, StoreError> {
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     if rows == 0 {
         return Ok(Vec::new());
     }
     let all = concat_batches(&table.schema(), batches)?;
     let [first_sort, second_sort] = table.sort_columns();
-    let time = all.column_by_name(table.time_column()).expect("time column").as_primitive::<Int64Type>();
+    let time = all
+        .column_by_name(table.time_column())
+        .expect("time column")
+        .as_primitive::<Int64Type>();
     let hours: arrow::array::Int64Array = time.unary(|nanos| nanos.div_euclid(HOUR_NANOS));
     let indices = lexsort_to_indices_of(&[
         Arc::new(hours.clone()) as _,
         all.column_by_name(first_sort).expect("sort column").clone(),
-        all.column_by_name(second_sort).expect("sort column").clone(),
+        all.column_by_name(second_sort)
+            .expect("sort column")
+            .clone(),
     ])?;
     let sorted = take_record_batch(&all, &indices)?;
     let sorted_hours = arrow::compute::take(&hours, &indices, None)?;
@@ -147,13 +161,23 @@ pub fn write_segments(data_dir: &Path, table: Table, batches: &[RecordBatch], se
 fn lexsort_to_indices_of(columns: &[arrow::array::ArrayRef]) -> Result<UInt32Array, StoreError> {
     let sort_columns: Vec<SortColumn> = columns
         .iter()
-        .map(|values| SortColumn { values: values.clone(), options: Some(SortOptions::default()) })
+        .map(|values| SortColumn {
+            values: values.clone(),
+            options: Some(SortOptions::default()),
+        })
         .collect();
     Ok(lexsort_to_indices(&sort_columns, None)?)
 }
 
-fn write_one(data_dir: &Path, table: Table, part: &RecordBatch, hour: i64, sequence: u64) -> Result<SegmentMeta, StoreError> {
-    let hour_start = time::OffsetDateTime::from_unix_timestamp(hour * 3600).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+fn write_one(
+    data_dir: &Path,
+    table: Table,
+    part: &RecordBatch,
+    hour: i64,
+    sequence: u64,
+) -> Result<SegmentMeta, StoreError> {
+    let hour_start = time::OffsetDateTime::from_unix_timestamp(hour * 3600)
+        .map_err(|error| StoreError::Corrupt(error.to_string()))?;
     let relative = PathBuf::from("segments").join(table.name()).join(format!(
         "{:04}-{:02}-{:02}",
         hour_start.year(),
@@ -172,7 +196,10 @@ fn write_one(data_dir: &Path, table: Table, part: &RecordBatch, hour: i64, seque
     file.sync_all()?;
     fs::rename(&temporary, &path)?;
     crate::files::sync_directory(&data_dir.join(&relative))?;
-    let time = part.column_by_name(table.time_column()).expect("time column").as_primitive::<Int64Type>();
+    let time = part
+        .column_by_name(table.time_column())
+        .expect("time column")
+        .as_primitive::<Int64Type>();
     Ok(SegmentMeta {
         table,
         path: relative_path,
@@ -191,7 +218,10 @@ pub struct Pruning<'a> {
 }
 
 fn column_index(row_group: &RowGroupMetaData, name: &str) -> Option<usize> {
-    row_group.columns().iter().position(|column| column.column_path().string() == name)
+    row_group
+        .columns()
+        .iter()
+        .position(|column| column.column_path().string() == name)
 }
 
 fn may_match(table: Table, row_group: &RowGroupMetaData, pruning: &Pruning) -> bool {
@@ -216,7 +246,12 @@ fn may_match(table: Table, row_group: &RowGroupMetaData, pruning: &Pruning) -> b
 
 /// Reads the row groups of a segment that may hold matching rows, batch by batch, until
 /// `visit` says it has enough.
-pub fn scan(data_dir: &Path, segment: &SegmentMeta, pruning: &Pruning, mut visit: impl FnMut(RecordBatch) -> bool) -> Result<bool, StoreError> {
+pub fn scan(
+    data_dir: &Path,
+    segment: &SegmentMeta,
+    pruning: &Pruning,
+    mut visit: impl FnMut(RecordBatch) -> bool,
+) -> Result<bool, StoreError> {
     let file = File::open(data_dir.join(&segment.path))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
     let row_groups: Vec<usize> = builder
@@ -230,7 +265,10 @@ pub fn scan(data_dir: &Path, segment: &SegmentMeta, pruning: &Pruning, mut visit
     if row_groups.is_empty() {
         return Ok(true);
     }
-    let reader = builder.with_row_groups(row_groups).with_batch_size(8192).build()?;
+    let reader = builder
+        .with_row_groups(row_groups)
+        .with_batch_size(8192)
+        .build()?;
     for batch in reader {
         if !visit(batch?) {
             return Ok(false);
@@ -247,10 +285,12 @@ mod tests {
     fn hourly_files_sorted_and_pruned() {
         use std::sync::Arc as StdArc;
         let directory = tempfile::tempdir().unwrap();
-        let resource = StdArc::new(sloscope_model::Resource::from_attributes(sloscope_model::Attributes(vec![(
-            "service.name".into(),
-            sloscope_model::AttrValue::Str("checkout".into()),
-        )])));
+        let resource = StdArc::new(sloscope_model::Resource::from_attributes(
+            sloscope_model::Attributes(vec![(
+                "service.name".into(),
+                sloscope_model::AttrValue::Str("checkout".into()),
+            )]),
+        ));
         let hour = 3_600_000_000_000u64;
         let spans: Vec<sloscope_model::Span> = (0..10u64)
             .map(|index| sloscope_model::Span {
@@ -277,20 +317,39 @@ mod tests {
         assert_eq!(segments.iter().map(|segment| segment.rows).sum::<u64>(), 10);
         let mut seen = 0;
         let first = &segments[0];
-        scan(directory.path(), first, &Pruning { range: Some(TimeRange::new(0, u64::MAX)), service: Some("checkout") }, |batch| {
-            seen += batch.num_rows();
-            let start = batch.column_by_name("start_time_unix_nano").unwrap().as_primitive::<Int64Type>();
-            assert!(start.values().windows(2).all(|pair| pair[0] <= pair[1]));
-            assert!(!start.is_empty());
-            true
-        })
+        scan(
+            directory.path(),
+            first,
+            &Pruning {
+                range: Some(TimeRange::new(0, u64::MAX)),
+                service: Some("checkout"),
+            },
+            |batch| {
+                seen += batch.num_rows();
+                let start = batch
+                    .column_by_name("start_time_unix_nano")
+                    .unwrap()
+                    .as_primitive::<Int64Type>();
+                assert!(start.values().windows(2).all(|pair| pair[0] <= pair[1]));
+                assert!(!start.is_empty());
+                true
+            },
+        )
         .unwrap();
         assert_eq!(seen, 5);
         let mut pruned = 0;
-        scan(directory.path(), first, &Pruning { range: None, service: Some("payments") }, |batch| {
-            pruned += batch.num_rows();
-            true
-        })
+        scan(
+            directory.path(),
+            first,
+            &Pruning {
+                range: None,
+                service: Some("payments"),
+            },
+            |batch| {
+                pruned += batch.num_rows();
+                true
+            },
+        )
         .unwrap();
         assert_eq!(pruned, 0);
     }

@@ -9,14 +9,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, FixedSizeBinaryArray, FixedSizeBinaryBuilder, Float64Builder,
-    Int32Builder, Int64Builder, RecordBatch, StringBuilder, UInt8Builder, UInt64Builder,
+    Array, ArrayRef, AsArray, BooleanBuilder, FixedSizeBinaryArray, FixedSizeBinaryBuilder,
+    Float64Builder, Int32Builder, Int64Builder, RecordBatch, StringBuilder, UInt8Builder,
+    UInt64Builder,
 };
-use arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema, SchemaRef, UInt8Type, UInt64Type, Float64Type};
+use arrow::datatypes::{
+    DataType, Field, Float64Type, Int32Type, Int64Type, Schema, SchemaRef, UInt8Type, UInt64Type,
+};
 use serde::Serialize;
 use sloscope_model::{
-    LogRecord, MetricKind, MetricPoint, PointValue, Resource, Span, SpanKind, StatusCode, Temporality,
-    attributes_to_json,
+    LogRecord, MetricKind, MetricPoint, PointValue, Resource, Span, SpanKind, StatusCode,
+    Temporality, attributes_to_json,
 };
 
 pub static SPAN_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
@@ -87,7 +90,9 @@ struct ResourceJson(HashMap<*const Resource, String>);
 
 impl ResourceJson {
     fn of(&mut self, resource: &Arc<Resource>) -> &str {
-        self.0.entry(Arc::as_ptr(resource)).or_insert_with(|| attributes_to_json(&resource.attributes))
+        self.0
+            .entry(Arc::as_ptr(resource))
+            .or_insert_with(|| attributes_to_json(&resource.attributes))
     }
 }
 
@@ -148,7 +153,8 @@ pub fn spans_to_batch(spans: &[Span]) -> RecordBatch {
         if span.events.is_empty() {
             events.append_value("[]");
         } else {
-            events.append_value(serde_json::to_string(&span.events).unwrap_or_else(|_| "[]".into()));
+            events
+                .append_value(serde_json::to_string(&span.events).unwrap_or_else(|_| "[]".into()));
         }
         if span.links.is_empty() {
             links.append_value("[]");
@@ -261,10 +267,12 @@ pub fn points_to_batch(points: &[MetricPoint]) -> RecordBatch {
         kind.append_value(point.kind.name());
         unit.append_value(&point.unit);
         let (is_monotonic, point_temporality) = match point.kind {
-            MetricKind::Sum { monotonic, temporality } => (monotonic, temporality),
-            MetricKind::Histogram { temporality } | MetricKind::ExponentialHistogram { temporality } => {
-                (false, temporality)
-            }
+            MetricKind::Sum {
+                monotonic,
+                temporality,
+            } => (monotonic, temporality),
+            MetricKind::Histogram { temporality }
+            | MetricKind::ExponentialHistogram { temporality } => (false, temporality),
             MetricKind::Gauge | MetricKind::Summary => (false, Temporality::Unspecified),
         };
         monotonic.append_value(is_monotonic);
@@ -280,13 +288,25 @@ pub fn points_to_batch(points: &[MetricPoint]) -> RecordBatch {
                 sum.append_null();
                 distribution.append_null();
             }
-            PointValue::Histogram { count: total, sum: point_sum, .. }
-            | PointValue::ExponentialHistogram { count: total, sum: point_sum, .. } => {
+            PointValue::Histogram {
+                count: total,
+                sum: point_sum,
+                ..
+            }
+            | PointValue::ExponentialHistogram {
+                count: total,
+                sum: point_sum,
+                ..
+            } => {
                 count.append_value(*total);
                 sum.append_option(*point_sum);
                 distribution.append_value(serde_json::to_string(&point.value).unwrap_or_default());
             }
-            PointValue::Summary { count: total, sum: point_sum, .. } => {
+            PointValue::Summary {
+                count: total,
+                sum: point_sum,
+                ..
+            } => {
                 count.append_value(*total);
                 sum.append_value(*point_sum);
                 distribution.append_value(serde_json::to_string(&point.value).unwrap_or_default());
@@ -347,8 +367,20 @@ pub struct SpanRow {
 }
 
 pub fn span_rows(batch: &RecordBatch) -> Vec<SpanRow> {
-    let string = |name: &str| batch.column_by_name(name).expect("span column").as_string::<i32>().clone();
-    let binary = |name: &str| batch.column_by_name(name).expect("span column").as_fixed_size_binary().clone();
+    let string = |name: &str| {
+        batch
+            .column_by_name(name)
+            .expect("span column")
+            .as_string::<i32>()
+            .clone()
+    };
+    let binary = |name: &str| {
+        batch
+            .column_by_name(name)
+            .expect("span column")
+            .as_fixed_size_binary()
+            .clone()
+    };
     let service = string("service");
     let environment = string("environment");
     let version = string("version");
@@ -363,10 +395,22 @@ pub fn span_rows(batch: &RecordBatch) -> Vec<SpanRow> {
     let trace_id = binary("trace_id");
     let span_id = binary("span_id");
     let parent_span_id = binary("parent_span_id");
-    let start = batch.column_by_name("start_time_unix_nano").expect("span column").as_primitive::<Int64Type>();
-    let duration = batch.column_by_name("duration_nanos").expect("span column").as_primitive::<Int64Type>();
-    let kind = batch.column_by_name("kind").expect("span column").as_primitive::<UInt8Type>();
-    let status = batch.column_by_name("status_code").expect("span column").as_primitive::<UInt8Type>();
+    let start = batch
+        .column_by_name("start_time_unix_nano")
+        .expect("span column")
+        .as_primitive::<Int64Type>();
+    let duration = batch
+        .column_by_name("duration_nanos")
+        .expect("span column")
+        .as_primitive::<Int64Type>();
+    let kind = batch
+        .column_by_name("kind")
+        .expect("span column")
+        .as_primitive::<UInt8Type>();
+    let status = batch
+        .column_by_name("status_code")
+        .expect("span column")
+        .as_primitive::<UInt8Type>();
     (0..batch.num_rows())
         .map(|row| SpanRow {
             trace_id: hex::encode(trace_id.value(row)),
@@ -407,8 +451,20 @@ pub struct LogRow {
 }
 
 pub fn log_rows(batch: &RecordBatch) -> Vec<LogRow> {
-    let string = |name: &str| batch.column_by_name(name).expect("log column").as_string::<i32>().clone();
-    let binary = |name: &str| batch.column_by_name(name).expect("log column").as_fixed_size_binary().clone();
+    let string = |name: &str| {
+        batch
+            .column_by_name(name)
+            .expect("log column")
+            .as_string::<i32>()
+            .clone()
+    };
+    let binary = |name: &str| {
+        batch
+            .column_by_name(name)
+            .expect("log column")
+            .as_fixed_size_binary()
+            .clone()
+    };
     let service = string("service");
     let environment = string("environment");
     let severity_text = string("severity_text");
@@ -417,8 +473,14 @@ pub fn log_rows(batch: &RecordBatch) -> Vec<LogRow> {
     let resource_attributes = string("resource_attributes");
     let trace_id = binary("trace_id");
     let span_id = binary("span_id");
-    let time = batch.column_by_name("time_unix_nano").expect("log column").as_primitive::<Int64Type>();
-    let severity = batch.column_by_name("severity_number").expect("log column").as_primitive::<Int32Type>();
+    let time = batch
+        .column_by_name("time_unix_nano")
+        .expect("log column")
+        .as_primitive::<Int64Type>();
+    let severity = batch
+        .column_by_name("severity_number")
+        .expect("log column")
+        .as_primitive::<Int32Type>();
     (0..batch.num_rows())
         .map(|row| LogRow {
             time_unix_nano: time.value(row).max(0) as u64,
@@ -451,17 +513,35 @@ pub struct PointRow {
 }
 
 pub fn point_rows(batch: &RecordBatch) -> Vec<PointRow> {
-    let string = |name: &str| batch.column_by_name(name).expect("metric column").as_string::<i32>().clone();
+    let string = |name: &str| {
+        batch
+            .column_by_name(name)
+            .expect("metric column")
+            .as_string::<i32>()
+            .clone()
+    };
     let name = string("name");
     let service = string("service");
     let kind = string("kind");
     let unit = string("unit");
     let attributes = string("attributes");
     let distribution = string("distribution");
-    let time = batch.column_by_name("time_unix_nano").expect("metric column").as_primitive::<Int64Type>();
-    let value = batch.column_by_name("value").expect("metric column").as_primitive::<Float64Type>();
-    let count = batch.column_by_name("count").expect("metric column").as_primitive::<UInt64Type>();
-    let sum = batch.column_by_name("sum").expect("metric column").as_primitive::<Float64Type>();
+    let time = batch
+        .column_by_name("time_unix_nano")
+        .expect("metric column")
+        .as_primitive::<Int64Type>();
+    let value = batch
+        .column_by_name("value")
+        .expect("metric column")
+        .as_primitive::<Float64Type>();
+    let count = batch
+        .column_by_name("count")
+        .expect("metric column")
+        .as_primitive::<UInt64Type>();
+    let sum = batch
+        .column_by_name("sum")
+        .expect("metric column")
+        .as_primitive::<Float64Type>();
     (0..batch.num_rows())
         .map(|row| PointRow {
             name: name.value(row).to_owned(),
@@ -473,7 +553,9 @@ pub fn point_rows(batch: &RecordBatch) -> Vec<PointRow> {
             count: count.is_valid(row).then(|| count.value(row)),
             sum: sum.is_valid(row).then(|| sum.value(row)),
             attributes: json_value(attributes.value(row)),
-            distribution: distribution.is_valid(row).then(|| json_value(distribution.value(row))),
+            distribution: distribution
+                .is_valid(row)
+                .then(|| json_value(distribution.value(row))),
         })
         .collect()
 }

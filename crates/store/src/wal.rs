@@ -75,12 +75,20 @@ pub fn list_files(directory: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
 /// Reads every intact record with a sequence above `after`, truncating torn tails in place.
 pub fn recover(directory: &Path, after: u64) -> io::Result<WalRecovery> {
     fs::create_dir_all(directory)?;
-    let mut recovery = WalRecovery { next_sequence: after + 1, ..WalRecovery::default() };
+    let mut recovery = WalRecovery {
+        next_sequence: after + 1,
+        ..WalRecovery::default()
+    };
     for (_, path) in list_files(directory)? {
         let (records, intact_length, file_length) = read_file(&path)?;
         if intact_length < file_length {
-            OpenOptions::new().write(true).open(&path)?.set_len(intact_length)?;
-            recovery.truncated.push((path.clone(), file_length - intact_length));
+            OpenOptions::new()
+                .write(true)
+                .open(&path)?
+                .set_len(intact_length)?;
+            recovery
+                .truncated
+                .push((path.clone(), file_length - intact_length));
         }
         for record in records {
             recovery.next_sequence = recovery.next_sequence.max(record.sequence + 1);
@@ -98,7 +106,8 @@ fn read_file(path: &Path) -> io::Result<(Vec<WalRecord>, u64, u64)> {
     let file_length = file.metadata()?.len();
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut magic = [0u8; 8];
-    if file_length < MAGIC.len() as u64 || reader.read_exact(&mut magic).is_err() || &magic != MAGIC {
+    if file_length < MAGIC.len() as u64 || reader.read_exact(&mut magic).is_err() || &magic != MAGIC
+    {
         // A file cut before its magic was complete holds no record.
         return Ok((Vec::new(), 0, file_length));
     }
@@ -148,7 +157,11 @@ impl WalWriter {
 
     fn create_file(directory: &Path, first_sequence: u64) -> io::Result<File> {
         let path = directory.join(file_name(first_sequence));
-        let mut file = OpenOptions::new().create(true).truncate(true).write(true).open(&path)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)?;
         file.write_all(MAGIC)?;
         file.sync_all()?;
         // The new name must survive a power loss too.
@@ -163,10 +176,12 @@ impl WalWriter {
         self.next_sequence += 1;
         let body_length = BODY_HEADER + payload.len();
         let start = self.buffer.len();
-        self.buffer.extend_from_slice(&(body_length as u32).to_le_bytes());
+        self.buffer
+            .extend_from_slice(&(body_length as u32).to_le_bytes());
         self.buffer.extend_from_slice(&[0u8; 4]);
         self.buffer.extend_from_slice(&sequence.to_le_bytes());
-        self.buffer.extend_from_slice(&written_unix_nano.to_le_bytes());
+        self.buffer
+            .extend_from_slice(&written_unix_nano.to_le_bytes());
         self.buffer.push(signal);
         self.buffer.extend_from_slice(payload);
         let checksum = crc32fast::hash(&self.buffer[start + RECORD_HEADER..]);
@@ -224,7 +239,13 @@ pub fn remove_covered(directory: &Path, checkpoint: u64) -> io::Result<()> {
 /// Bytes of all log files in the directory.
 pub fn total_bytes(directory: &Path) -> u64 {
     list_files(directory)
-        .map(|files| files.iter().filter_map(|(_, path)| fs::metadata(path).ok()).map(|meta| meta.len()).sum())
+        .map(|files| {
+            files
+                .iter()
+                .filter_map(|(_, path)| fs::metadata(path).ok())
+                .map(|meta| meta.len())
+                .sum()
+        })
         .unwrap_or(0)
 }
 

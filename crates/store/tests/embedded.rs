@@ -16,15 +16,30 @@ use sloscope_model::{SignalKind, TimeRange};
 use sloscope_store::{EmbeddedStore, LogQuery, SignalFilter, SpanQuery, Store, StoreConfig, Write};
 
 fn text(key: &str, value: &str) -> KeyValue {
-    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }), ..KeyValue::default() }
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.into())),
+        }),
+        ..KeyValue::default()
+    }
 }
 
 fn integer(key: &str, value: i64) -> KeyValue {
-    KeyValue { key: key.into(), value: Some(AnyValue { value: Some(any_value::Value::IntValue(value)) }), ..KeyValue::default() }
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::IntValue(value)),
+        }),
+        ..KeyValue::default()
+    }
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
 }
 
 /// `count` server spans of `checkout`, every tenth a 503, starting at `start`.
@@ -40,16 +55,32 @@ fn trace_request(first_id: u32, count: u32, start: u64) -> ExportTraceServiceReq
                 kind: 2,
                 start_time_unix_nano: start + u64::from(index) * 1_000_000,
                 end_time_unix_nano: start + u64::from(index) * 1_000_000 + 20_000_000,
-                attributes: vec![text("http.request.method", "GET"), text("http.route", "/cart/{id}"), integer("http.response.status_code", status)],
-                status: Some(Status { code: if status >= 500 { 2 } else { 0 }, message: String::new() }),
+                attributes: vec![
+                    text("http.request.method", "GET"),
+                    text("http.route", "/cart/{id}"),
+                    integer("http.response.status_code", status),
+                ],
+                status: Some(Status {
+                    code: if status >= 500 { 2 } else { 0 },
+                    message: String::new(),
+                }),
                 ..Span::default()
             }
         })
         .collect();
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
-            resource: Some(Resource { attributes: vec![text("service.name", "checkout"), text("service.version", "2.0.1")], ..Resource::default() }),
-            scope_spans: vec![ScopeSpans { spans, ..ScopeSpans::default() }],
+            resource: Some(Resource {
+                attributes: vec![
+                    text("service.name", "checkout"),
+                    text("service.version", "2.0.1"),
+                ],
+                ..Resource::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..ScopeSpans::default()
+            }],
             ..ResourceSpans::default()
         }],
     }
@@ -58,13 +89,18 @@ fn trace_request(first_id: u32, count: u32, start: u64) -> ExportTraceServiceReq
 fn log_request(body: &str, time: u64) -> ExportLogsServiceRequest {
     ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
-            resource: Some(Resource { attributes: vec![text("service.name", "checkout")], ..Resource::default() }),
+            resource: Some(Resource {
+                attributes: vec![text("service.name", "checkout")],
+                ..Resource::default()
+            }),
             scope_logs: vec![ScopeLogs {
                 log_records: vec![LogRecord {
                     time_unix_nano: time,
                     severity_number: 17,
                     severity_text: "ERROR".into(),
-                    body: Some(AnyValue { value: Some(any_value::Value::StringValue(body.into())) }),
+                    body: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue(body.into())),
+                    }),
                     ..LogRecord::default()
                 }],
                 ..ScopeLogs::default()
@@ -78,7 +114,13 @@ fn write(store: &dyn Store, signal: SignalType, payload: Vec<u8>) {
     let request = sloscope_ingest::decode_protobuf(signal, &payload).unwrap();
     let converted = sloscope_ingest::convert(request, now());
     assert_eq!(converted.rejected.count, 0);
-    let acknowledgement = store.submit(Write { signal, payload, batch: converted.batch }).unwrap();
+    let acknowledgement = store
+        .submit(Write {
+            signal,
+            payload,
+            batch: converted.batch,
+        })
+        .unwrap();
     acknowledgement.blocking_recv().unwrap().unwrap();
 }
 
@@ -96,9 +138,17 @@ fn span_count(store: &dyn Store) -> usize {
 }
 
 fn server_totals(store: &dyn Store) -> (u64, u64) {
-    let filter = SignalFilter { kind: Some(SignalKind::Server), service: Some("checkout".into()), ..SignalFilter::default() };
-    let rows = store.signals(TimeRange::new(0, now() + 3_600_000_000_000), &filter).unwrap();
-    rows.iter().fold((0, 0), |(requests, faults), row| (requests + row.stats.requests, faults + row.stats.faults))
+    let filter = SignalFilter {
+        kind: Some(SignalKind::Server),
+        service: Some("checkout".into()),
+        ..SignalFilter::default()
+    };
+    let rows = store
+        .signals(TimeRange::new(0, now() + 3_600_000_000_000), &filter)
+        .unwrap();
+    rows.iter().fold((0, 0), |(requests, faults), row| {
+        (requests + row.stats.requests, faults + row.stats.faults)
+    })
 }
 
 #[test]
@@ -108,19 +158,35 @@ fn acknowledged_data_survives_rolls_and_reopens_exactly_once() {
     let start = now() - 600_000_000_000;
     {
         let store = EmbeddedStore::open(config.clone()).unwrap();
-        write(&store, SignalType::Traces, trace_request(1, 100, start).encode_to_vec());
-        write(&store, SignalType::Logs, log_request("payment gateway timed out after 30s", start).encode_to_vec());
+        write(
+            &store,
+            SignalType::Traces,
+            trace_request(1, 100, start).encode_to_vec(),
+        );
+        write(
+            &store,
+            SignalType::Logs,
+            log_request("payment gateway timed out after 30s", start).encode_to_vec(),
+        );
         assert_eq!(span_count(&store), 100, "from the head");
         assert_eq!(server_totals(&store), (100, 10));
         store.flush().unwrap();
         assert_eq!(span_count(&store), 100, "from segments");
-        write(&store, SignalType::Traces, trace_request(101, 50, start).encode_to_vec());
+        write(
+            &store,
+            SignalType::Traces,
+            trace_request(101, 50, start).encode_to_vec(),
+        );
         assert_eq!(span_count(&store), 150, "head and segments together");
         // Dropped without a roll: the last 50 spans live only in the log.
     }
     let store = EmbeddedStore::open(config.clone()).unwrap();
     assert_eq!(span_count(&store), 150, "segments plus log replay");
-    assert_eq!(server_totals(&store), (150, 15), "rollup files plus replayed deltas, each once");
+    assert_eq!(
+        server_totals(&store),
+        (150, 15),
+        "rollup files plus replayed deltas, each once"
+    );
     store.flush().unwrap();
     drop(store);
     let store = EmbeddedStore::open(config).unwrap();
@@ -146,7 +212,11 @@ fn queries_filter_by_duration_status_and_trace() {
     let directory = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(StoreConfig::new(directory.path())).unwrap();
     let start = now() - 60_000_000_000;
-    write(&store, SignalType::Traces, trace_request(1, 30, start).encode_to_vec());
+    write(
+        &store,
+        SignalType::Traces,
+        trace_request(1, 30, start).encode_to_vec(),
+    );
     store.flush().unwrap();
     let base = SpanQuery {
         range: TimeRange::new(start, start + 3_600_000_000_000),
@@ -158,11 +228,19 @@ fn queries_filter_by_duration_status_and_trace() {
         limit: 100,
     };
     assert_eq!(store.spans(&base).unwrap().len(), 3);
-    let slow = SpanQuery { errors_only: false, min_duration: Some(Duration::from_millis(21)), ..base.clone() };
+    let slow = SpanQuery {
+        errors_only: false,
+        min_duration: Some(Duration::from_millis(21)),
+        ..base.clone()
+    };
     assert_eq!(store.spans(&slow).unwrap().len(), 0);
     let mut trace_id = [7u8; 16];
     trace_id[..4].copy_from_slice(&5u32.to_be_bytes());
-    let one_trace = SpanQuery { errors_only: false, trace_id: Some(trace_id), ..base };
+    let one_trace = SpanQuery {
+        errors_only: false,
+        trace_id: Some(trace_id),
+        ..base
+    };
     let spans = store.spans(&one_trace).unwrap();
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].trace_id, hex::encode(trace_id));
@@ -175,9 +253,17 @@ fn size_retention_deletes_the_oldest_segments() {
     config.max_bytes = Some(1);
     let store = EmbeddedStore::open(config).unwrap();
     let hour = 3_600_000_000_000;
-    write(&store, SignalType::Traces, trace_request(1, 10, now() - 3 * hour).encode_to_vec());
+    write(
+        &store,
+        SignalType::Traces,
+        trace_request(1, 10, now() - 3 * hour).encode_to_vec(),
+    );
     store.flush().unwrap();
-    write(&store, SignalType::Traces, trace_request(11, 10, now() - hour).encode_to_vec());
+    write(
+        &store,
+        SignalType::Traces,
+        trace_request(11, 10, now() - hour).encode_to_vec(),
+    );
     store.flush().unwrap();
     // With a one-byte budget only the newest segment can remain after each roll.
     assert!(store.stats().segment_count <= 1);

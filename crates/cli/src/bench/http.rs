@@ -20,7 +20,15 @@ impl Response {
     /// The start of the body as text, for error messages.
     pub fn body_excerpt(&self) -> String {
         let text = String::from_utf8_lossy(&self.body[..self.body.len().min(300)]).into_owned();
-        text.chars().map(|character| if character.is_control() { ' ' } else { character }).collect()
+        text.chars()
+            .map(|character| {
+                if character.is_control() {
+                    ' '
+                } else {
+                    character
+                }
+            })
+            .collect()
     }
 }
 
@@ -35,27 +43,50 @@ const IO_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Connection {
     pub fn open(address: SocketAddr) -> anyhow::Result<Connection> {
-        let stream = TcpStream::connect_timeout(&address, Duration::from_secs(5)).with_context(|| format!("cannot connect to {address}"))?;
+        let stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))
+            .with_context(|| format!("cannot connect to {address}"))?;
         stream.set_nodelay(true).context("cannot set TCP_NODELAY")?;
-        stream.set_read_timeout(Some(IO_TIMEOUT)).context("cannot set a read timeout")?;
-        stream.set_write_timeout(Some(IO_TIMEOUT)).context("cannot set a write timeout")?;
-        Ok(Connection { address, reader: BufReader::with_capacity(16 * 1024, stream), closed: false })
+        stream
+            .set_read_timeout(Some(IO_TIMEOUT))
+            .context("cannot set a read timeout")?;
+        stream
+            .set_write_timeout(Some(IO_TIMEOUT))
+            .context("cannot set a write timeout")?;
+        Ok(Connection {
+            address,
+            reader: BufReader::with_capacity(16 * 1024, stream),
+            closed: false,
+        })
     }
 
     /// Sends one request and reads its response, reconnecting first if the server closed the
     /// connection after the previous one.
-    pub fn request(&mut self, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> anyhow::Result<Response> {
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> anyhow::Result<Response> {
         if self.closed {
             *self = Connection::open(self.address)?;
         }
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: sloscope-bench\r\nContent-Length: {}\r\n", self.address, body.len());
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: sloscope-bench\r\nContent-Length: {}\r\n",
+            self.address,
+            body.len()
+        );
         if let Some(content_type) = content_type {
             head.push_str(&format!("Content-Type: {content_type}\r\n"));
         }
         head.push_str("\r\n");
         let stream = self.reader.get_mut();
-        stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body)).with_context(|| format!("cannot send {method} {path} to {}", self.address))?;
-        self.read_response().with_context(|| format!("no valid response to {method} {path} from {}", self.address))
+        stream
+            .write_all(head.as_bytes())
+            .and_then(|()| stream.write_all(body))
+            .with_context(|| format!("cannot send {method} {path} to {}", self.address))?;
+        self.read_response()
+            .with_context(|| format!("no valid response to {method} {path} from {}", self.address))
     }
 
     pub fn get(&mut self, path: &str) -> anyhow::Result<Response> {
@@ -88,10 +119,16 @@ impl Connection {
             if header.is_empty() {
                 break;
             }
-            let Some((name, value)) = header.split_once(':') else { bail!("bad header line `{header}`") };
+            let Some((name, value)) = header.split_once(':') else {
+                bail!("bad header line `{header}`")
+            };
             let value = value.trim();
             if name.eq_ignore_ascii_case("content-length") {
-                content_length = Some(value.parse::<usize>().with_context(|| format!("bad content-length `{value}`"))?);
+                content_length = Some(
+                    value
+                        .parse::<usize>()
+                        .with_context(|| format!("bad content-length `{value}`"))?,
+                );
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 chunked = value.to_ascii_lowercase().contains("chunked");
             } else if name.eq_ignore_ascii_case("connection") {
@@ -116,7 +153,11 @@ impl Connection {
             // An interim answer; the real one follows.
             return self.read_response();
         }
-        Ok(Response { status, retry_after, body })
+        Ok(Response {
+            status,
+            retry_after,
+            body,
+        })
     }
 
     fn read_chunked(&mut self) -> anyhow::Result<Vec<u8>> {
@@ -125,7 +166,8 @@ impl Connection {
         loop {
             self.read_line(&mut line)?;
             let size_text = line.trim_end().split(';').next().unwrap_or_default();
-            let size = usize::from_str_radix(size_text, 16).with_context(|| format!("bad chunk size `{size_text}`"))?;
+            let size = usize::from_str_radix(size_text, 16)
+                .with_context(|| format!("bad chunk size `{size_text}`"))?;
             if size == 0 {
                 // Trailers, then the empty line.
                 loop {

@@ -40,7 +40,11 @@ impl LoadOutcome {
 }
 
 /// Sends every request `next` yields to `address` from `clients` threads.
-pub fn drive<Item, Source>(address: SocketAddr, clients: usize, next: Source) -> anyhow::Result<LoadOutcome>
+pub fn drive<Item, Source>(
+    address: SocketAddr,
+    clients: usize,
+    next: Source,
+) -> anyhow::Result<LoadOutcome>
 where
     Item: Borrow<EncodedRequest>,
     Source: Fn() -> Option<Item> + Sync,
@@ -61,7 +65,14 @@ where
                 })
             })
             .collect();
-        handles.into_iter().map(|handle| handle.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a client thread panicked")))).collect()
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a client thread panicked")))
+            })
+            .collect()
     });
     let mut outcome = LoadOutcome::default();
     for result in results {
@@ -73,7 +84,11 @@ where
 
 const MAX_RECONNECTS: u32 = 3;
 
-fn client_loop<Item: Borrow<EncodedRequest>>(address: SocketAddr, next: &(impl Fn() -> Option<Item> + Sync), stop: &AtomicBool) -> anyhow::Result<LoadOutcome> {
+fn client_loop<Item: Borrow<EncodedRequest>>(
+    address: SocketAddr,
+    next: &(impl Fn() -> Option<Item> + Sync),
+    stop: &AtomicBool,
+) -> anyhow::Result<LoadOutcome> {
     let mut connection = Connection::open(address)?;
     let mut outcome = LoadOutcome::default();
     while !stop.load(Ordering::Relaxed) {
@@ -81,7 +96,12 @@ fn client_loop<Item: Borrow<EncodedRequest>>(address: SocketAddr, next: &(impl F
         let request = item.borrow();
         let mut reconnects = 0;
         loop {
-            let response = match connection.request("POST", "/v1/traces", Some("application/x-protobuf"), &request.body) {
+            let response = match connection.request(
+                "POST",
+                "/v1/traces",
+                Some("application/x-protobuf"),
+                &request.body,
+            ) {
                 Ok(response) => response,
                 Err(error) if reconnects < MAX_RECONNECTS => {
                     reconnects += 1;
@@ -93,8 +113,11 @@ fn client_loop<Item: Borrow<EncodedRequest>>(address: SocketAddr, next: &(impl F
             };
             match response.status {
                 200 => {
-                    let answer = ExportTraceServiceResponse::decode(response.body.as_slice()).context("the 200 answer is not an ExportTraceServiceResponse")?;
-                    let rejected = answer.partial_success.map_or(0, |partial| partial.rejected_spans);
+                    let answer = ExportTraceServiceResponse::decode(response.body.as_slice())
+                        .context("the 200 answer is not an ExportTraceServiceResponse")?;
+                    let rejected = answer
+                        .partial_success
+                        .map_or(0, |partial| partial.rejected_spans);
                     outcome.rejected_spans += u64::try_from(rejected).unwrap_or(0);
                     outcome.requests += 1;
                     outcome.spans += request.spans;
@@ -102,9 +125,15 @@ fn client_loop<Item: Borrow<EncodedRequest>>(address: SocketAddr, next: &(impl F
                 }
                 429 | 503 => {
                     outcome.pushbacks += 1;
-                    std::thread::sleep(Duration::from_secs(response.retry_after.unwrap_or(1).min(30)));
+                    std::thread::sleep(Duration::from_secs(
+                        response.retry_after.unwrap_or(1).min(30),
+                    ));
                 }
-                status => bail!("{address} answered {status} to an export of {} spans: {}", request.spans, response.body_excerpt()),
+                status => bail!(
+                    "{address} answered {status} to an export of {} spans: {}",
+                    request.spans,
+                    response.body_excerpt()
+                ),
             }
         }
     }

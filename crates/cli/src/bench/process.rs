@@ -27,13 +27,17 @@ impl CpuClock {
             .and_then(|text| text.trim().parse::<f64>().ok())
             .filter(|ticks| *ticks > 0.0)
             .unwrap_or(100.0);
-        CpuClock { ticks_per_second: ticks }
+        CpuClock {
+            ticks_per_second: ticks,
+        }
     }
 
     /// CPU seconds used so far by `pid` and its live descendants, plus the children they reaped.
     pub fn process_tree_seconds(&self, pid: u32) -> anyhow::Result<f64> {
         let processes = read_all_processes();
-        let root = processes.get(&pid).with_context(|| format!("process {pid} is gone"))?;
+        let root = processes
+            .get(&pid)
+            .with_context(|| format!("process {pid} is gone"))?;
         let mut ticks = root.cpu_ticks;
         let mut pending = vec![pid];
         while let Some(parent) = pending.pop() {
@@ -73,9 +77,17 @@ struct ProcessTimes {
 
 fn read_all_processes() -> HashMap<u32, ProcessTimes> {
     let mut processes = HashMap::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return processes };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return processes;
+    };
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
         if let Some(times) = read_process(&entry.path()) {
             processes.insert(pid, times);
         }
@@ -95,16 +107,25 @@ fn parse_stat(stat: &str) -> Option<ProcessTimes> {
     let after_name = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     // `fields[0]` is field 3 of the file.
-    let field = |number: usize| fields.get(number - 3).and_then(|text| text.parse::<u64>().ok());
+    let field = |number: usize| {
+        fields
+            .get(number - 3)
+            .and_then(|text| text.parse::<u64>().ok())
+    };
     let parent_pid = u32::try_from(field(4)?).ok()?;
     let cpu_ticks = field(14)? + field(15)? + field(16)? + field(17)?;
-    Some(ProcessTimes { parent_pid, cpu_ticks })
+    Some(ProcessTimes {
+        parent_pid,
+        cpu_ticks,
+    })
 }
 
 /// A loopback address with a port nobody listens on right now.
 pub fn free_loopback_address() -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").context("cannot bind a loopback port")?;
-    listener.local_addr().context("cannot read the bound address")
+    listener
+        .local_addr()
+        .context("cannot read the bound address")
 }
 
 #[cfg(test)]
@@ -122,7 +143,9 @@ mod tests {
     #[test]
     fn own_process_has_cpu_time() {
         let clock = CpuClock::detect();
-        let seconds = clock.process_tree_seconds(std::process::id()).expect("own process");
+        let seconds = clock
+            .process_tree_seconds(std::process::id())
+            .expect("own process");
         assert!(seconds >= 0.0);
     }
 }

@@ -60,7 +60,9 @@ impl TargetKind {
         match self {
             TargetKind::SloscopeDiscard => "[storage]\nbackend = \"discard\"\n",
             TargetKind::SloscopeSyncAlways => "[storage]\nsync = \"always\"\n",
-            TargetKind::SloscopeDurable | TargetKind::RotelBlackhole => "[storage]\nsync = \"interval\"\n",
+            TargetKind::SloscopeDurable | TargetKind::RotelBlackhole => {
+                "[storage]\nsync = \"interval\"\n"
+            }
         }
     }
 }
@@ -87,13 +89,18 @@ impl Target {
     pub fn start_sloscope(kind: TargetKind, workspace: &Path) -> anyhow::Result<Target> {
         let executable = std::env::current_exe().context("cannot find the sloscope executable")?;
         let config_path = workspace.join("sloscope.toml");
-        std::fs::write(&config_path, kind.storage_config()).with_context(|| format!("cannot write {}", config_path.display()))?;
+        std::fs::write(&config_path, kind.storage_config())
+            .with_context(|| format!("cannot write {}", config_path.display()))?;
         let data_dir = workspace.join("data");
         let otlp_grpc = free_loopback_address()?;
         let otlp_http = free_loopback_address()?;
         let api = free_loopback_address()?;
         let log_path = workspace.join("server.log");
-        let log = File::options().create(true).append(true).open(&log_path).with_context(|| format!("cannot open {}", log_path.display()))?;
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("cannot open {}", log_path.display()))?;
         let child = Command::new(&executable)
             .arg("serve")
             .arg("--config")
@@ -111,7 +118,13 @@ impl Target {
             .stderr(log)
             .spawn()
             .with_context(|| format!("cannot start {}", executable.display()))?;
-        let mut target = Target { kind, child, otlp_http, api: Some(api), log_path };
+        let mut target = Target {
+            kind,
+            child,
+            otlp_http,
+            api: Some(api),
+            log_path,
+        };
         target.wait_until_ready(|| matches!(http::request_once(api, "GET", "/readyz"), Ok(response) if response.status == 200))?;
         Ok(target)
     }
@@ -121,7 +134,11 @@ impl Target {
         let otlp_grpc = free_loopback_address()?;
         let otlp_http = free_loopback_address()?;
         let log_path = workspace.join("rotel.log");
-        let log = File::options().create(true).append(true).open(&log_path).with_context(|| format!("cannot open {}", log_path.display()))?;
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("cannot open {}", log_path.display()))?;
         let child = Command::new(agent)
             .arg("start")
             .arg("--otlp-http-endpoint")
@@ -139,22 +156,42 @@ impl Target {
             .stderr(log)
             .spawn()
             .with_context(|| format!("cannot start {}", agent.display()))?;
-        let mut target = Target { kind: TargetKind::RotelBlackhole, child, otlp_http, api: None, log_path };
-        target.wait_until_ready(|| TcpStream::connect_timeout(&otlp_http, Duration::from_millis(200)).is_ok())?;
+        let mut target = Target {
+            kind: TargetKind::RotelBlackhole,
+            child,
+            otlp_http,
+            api: None,
+            log_path,
+        };
+        target.wait_until_ready(|| {
+            TcpStream::connect_timeout(&otlp_http, Duration::from_millis(200)).is_ok()
+        })?;
         Ok(target)
     }
 
     fn wait_until_ready(&mut self, ready: impl Fn() -> bool) -> anyhow::Result<()> {
         let started = Instant::now();
         loop {
-            if let Some(status) = self.child.try_wait().context("cannot check the server process")? {
-                bail!("{} exited during start-up ({status}); its log ends with:\n{}", self.kind.label(), self.log_tail());
+            if let Some(status) = self
+                .child
+                .try_wait()
+                .context("cannot check the server process")?
+            {
+                bail!(
+                    "{} exited during start-up ({status}); its log ends with:\n{}",
+                    self.kind.label(),
+                    self.log_tail()
+                );
             }
             if ready() {
                 return Ok(());
             }
             if started.elapsed() > START_LIMIT {
-                bail!("{} not ready after {START_LIMIT:?}; its log ends with:\n{}", self.kind.label(), self.log_tail());
+                bail!(
+                    "{} not ready after {START_LIMIT:?}; its log ends with:\n{}",
+                    self.kind.label(),
+                    self.log_tail()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -162,8 +199,16 @@ impl Target {
 
     /// Whether the process is still running (a crash under load shows up here).
     pub fn check_alive(&mut self) -> anyhow::Result<()> {
-        match self.child.try_wait().context("cannot check the server process")? {
-            Some(status) => bail!("{} died ({status}); its log ends with:\n{}", self.kind.label(), self.log_tail()),
+        match self
+            .child
+            .try_wait()
+            .context("cannot check the server process")?
+        {
+            Some(status) => bail!(
+                "{} died ({status}); its log ends with:\n{}",
+                self.kind.label(),
+                self.log_tail()
+            ),
             None => Ok(()),
         }
     }
@@ -181,15 +226,28 @@ impl Target {
     /// Asks the server to stop (SIGTERM), then kills it if it has not within ten seconds.
     pub fn stop(mut self) -> anyhow::Result<()> {
         let pid = self.child.id().to_string();
-        let _ = Command::new("kill").arg("-TERM").arg(&pid).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(&pid)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(10) {
-            if self.child.try_wait().context("cannot check the server process")?.is_some() {
+            if self
+                .child
+                .try_wait()
+                .context("cannot check the server process")?
+                .is_some()
+            {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        eprintln!("{} did not stop within 10 s of SIGTERM; killing it", self.kind.label());
+        eprintln!(
+            "{} did not stop within 10 s of SIGTERM; killing it",
+            self.kind.label()
+        );
         self.child.kill().context("cannot kill the server")?;
         self.child.wait().context("cannot reap the server")?;
         Ok(())
@@ -213,15 +271,30 @@ pub fn ensure_rotel(venv: &Path) -> anyhow::Result<PathBuf> {
     }
     eprintln!("installing rotel into {}", venv.display());
     if !venv.join("bin").join("python3").exists() {
-        run_quietly(Command::new("python3").arg("-m").arg("venv").arg(venv)).context("cannot create a python virtual environment (python3 -m venv)")?;
+        run_quietly(Command::new("python3").arg("-m").arg("venv").arg(venv))
+            .context("cannot create a python virtual environment (python3 -m venv)")?;
     }
-    run_quietly(Command::new(venv.join("bin").join("pip")).arg("install").arg("--quiet").arg("rotel")).context("cannot install rotel with pip")?;
-    find_rotel_agent(venv).with_context(|| format!("pip installed rotel but no rotel/rotel-agent under {}/lib", venv.display()))
+    run_quietly(
+        Command::new(venv.join("bin").join("pip"))
+            .arg("install")
+            .arg("--quiet")
+            .arg("rotel"),
+    )
+    .context("cannot install rotel with pip")?;
+    find_rotel_agent(venv).with_context(|| {
+        format!(
+            "pip installed rotel but no rotel/rotel-agent under {}/lib",
+            venv.display()
+        )
+    })
 }
 
 /// Runs a setup command with its output on stderr, so stdout stays the report.
 fn run_quietly(command: &mut Command) -> anyhow::Result<()> {
-    let status = command.stdout(Stdio::from(std::io::stderr())).status().with_context(|| format!("cannot run {command:?}"))?;
+    let status = command
+        .stdout(Stdio::from(std::io::stderr()))
+        .status()
+        .with_context(|| format!("cannot run {command:?}"))?;
     if !status.success() {
         bail!("{command:?} failed ({status})");
     }
@@ -231,7 +304,11 @@ fn run_quietly(command: &mut Command) -> anyhow::Result<()> {
 fn find_rotel_agent(venv: &Path) -> Option<PathBuf> {
     let libraries = std::fs::read_dir(venv.join("lib")).ok()?;
     for entry in libraries.flatten() {
-        let agent = entry.path().join("site-packages").join("rotel").join("rotel-agent");
+        let agent = entry
+            .path()
+            .join("site-packages")
+            .join("rotel")
+            .join("rotel-agent");
         if agent.is_file() {
             return Some(agent);
         }
@@ -244,7 +321,14 @@ fn find_rotel_agent(venv: &Path) -> Option<PathBuf> {
 pub fn default_venv() -> PathBuf {
     let target_directory = std::env::current_exe()
         .ok()
-        .and_then(|executable| executable.parent().and_then(Path::parent).map(Path::to_path_buf))
+        .and_then(|executable| {
+            executable
+                .parent()
+                .and_then(Path::parent)
+                .map(Path::to_path_buf)
+        })
         .filter(|directory| directory.file_name().is_some_and(|name| name == "target"));
-    target_directory.unwrap_or_else(|| PathBuf::from("target")).join("bench-venv")
+    target_directory
+        .unwrap_or_else(|| PathBuf::from("target"))
+        .join("bench-venv")
 }

@@ -67,8 +67,22 @@ impl Tally {
     }
 
     pub fn describe(&self) -> String {
-        let kinds = [(SpanKind::Server, "server"), (SpanKind::Client, "client"), (SpanKind::Internal, "internal"), (SpanKind::Producer, "producer"), (SpanKind::Consumer, "consumer")];
-        let mix: Vec<String> = kinds.iter().map(|(kind, name)| format!("{name} {:.0} %", self.share(self.spans_by_kind[*kind as usize]))).collect();
+        let kinds = [
+            (SpanKind::Server, "server"),
+            (SpanKind::Client, "client"),
+            (SpanKind::Internal, "internal"),
+            (SpanKind::Producer, "producer"),
+            (SpanKind::Consumer, "consumer"),
+        ];
+        let mix: Vec<String> = kinds
+            .iter()
+            .map(|(kind, name)| {
+                format!(
+                    "{name} {:.0} %",
+                    self.share(self.spans_by_kind[*kind as usize])
+                )
+            })
+            .collect();
         format!(
             "{} requests, {} spans, {:.0} bytes per span in protobuf; {}; {:.1} % of spans in error",
             self.requests,
@@ -102,12 +116,25 @@ struct Endpoint {
 }
 
 enum Call {
-    Http { service: usize, endpoint: usize },
-    External { host: &'static str, method: &'static str, path: &'static str, median_ms: f64 },
+    Http {
+        service: usize,
+        endpoint: usize,
+    },
+    External {
+        host: &'static str,
+        method: &'static str,
+        path: &'static str,
+        median_ms: f64,
+    },
     Database(&'static Query),
-    Internal { function: &'static str, median_ms: f64 },
+    Internal {
+        function: &'static str,
+        median_ms: f64,
+    },
     /// Publish to a topic; the worker's consumer continues the trace.
-    Publish { topic: &'static str },
+    Publish {
+        topic: &'static str,
+    },
 }
 
 struct Query {
@@ -246,24 +273,56 @@ const SERVICES: [Service; 6] = [
                 route: "/api/products/{id}",
                 self_median_ms: 2.0,
                 calls: &[
-                    Call::Http { service: CATALOG, endpoint: 0 },
-                    Call::Http { service: INVENTORY, endpoint: 0 },
-                    Call::Internal { function: "renderProductPage", median_ms: 1.5 },
+                    Call::Http {
+                        service: CATALOG,
+                        endpoint: 0,
+                    },
+                    Call::Http {
+                        service: INVENTORY,
+                        endpoint: 0,
+                    },
+                    Call::Internal {
+                        function: "renderProductPage",
+                        median_ms: 1.5,
+                    },
                 ],
             },
             Endpoint {
                 method: "GET",
                 route: "/api/cart",
                 self_median_ms: 1.0,
-                calls: &[Call::Database(&CART_GET), Call::Http { service: CATALOG, endpoint: 1 }],
+                calls: &[
+                    Call::Database(&CART_GET),
+                    Call::Http {
+                        service: CATALOG,
+                        endpoint: 1,
+                    },
+                ],
             },
             Endpoint {
                 method: "POST",
                 route: "/api/checkout",
                 self_median_ms: 3.0,
-                calls: &[Call::Internal { function: "validateCart", median_ms: 0.8 }, Call::Http { service: CHECKOUT, endpoint: 0 }],
+                calls: &[
+                    Call::Internal {
+                        function: "validateCart",
+                        median_ms: 0.8,
+                    },
+                    Call::Http {
+                        service: CHECKOUT,
+                        endpoint: 0,
+                    },
+                ],
             },
-            Endpoint { method: "GET", route: "/api/orders/{id}", self_median_ms: 1.0, calls: &[Call::Http { service: CHECKOUT, endpoint: 1 }] },
+            Endpoint {
+                method: "GET",
+                route: "/api/orders/{id}",
+                self_median_ms: 1.0,
+                calls: &[Call::Http {
+                    service: CHECKOUT,
+                    endpoint: 1,
+                }],
+            },
         ],
     },
     Service {
@@ -286,7 +345,13 @@ const SERVICES: [Service; 6] = [
                 method: "GET",
                 route: "/products",
                 self_median_ms: 2.5,
-                calls: &[Call::Database(&PRODUCT_LIST), Call::Internal { function: "ProductMapper.toSummaries", median_ms: 0.6 }],
+                calls: &[
+                    Call::Database(&PRODUCT_LIST),
+                    Call::Internal {
+                        function: "ProductMapper.toSummaries",
+                        median_ms: 0.6,
+                    },
+                ],
             },
         ],
     },
@@ -300,8 +365,18 @@ const SERVICES: [Service; 6] = [
         port: 9090,
         user_agent: "Go-http-client/1.1",
         endpoints: &[
-            Endpoint { method: "GET", route: "/inventory/{sku}", self_median_ms: 0.8, calls: &[Call::Database(&STOCK_BY_SKU)] },
-            Endpoint { method: "POST", route: "/inventory/{sku}/reserve", self_median_ms: 1.0, calls: &[Call::Database(&STOCK_RESERVE)] },
+            Endpoint {
+                method: "GET",
+                route: "/inventory/{sku}",
+                self_median_ms: 0.8,
+                calls: &[Call::Database(&STOCK_BY_SKU)],
+            },
+            Endpoint {
+                method: "POST",
+                route: "/inventory/{sku}/reserve",
+                self_median_ms: 1.0,
+                calls: &[Call::Database(&STOCK_RESERVE)],
+            },
         ],
     },
     Service {
@@ -319,13 +394,24 @@ const SERVICES: [Service; 6] = [
                 route: "/checkout",
                 self_median_ms: 2.0,
                 calls: &[
-                    Call::Http { service: INVENTORY, endpoint: 1 },
-                    Call::Http { service: PAYMENTS, endpoint: 0 },
+                    Call::Http {
+                        service: INVENTORY,
+                        endpoint: 1,
+                    },
+                    Call::Http {
+                        service: PAYMENTS,
+                        endpoint: 0,
+                    },
                     Call::Database(&ORDER_INSERT),
                     Call::Publish { topic: "orders" },
                 ],
             },
-            Endpoint { method: "GET", route: "/orders/{id}", self_median_ms: 0.7, calls: &[Call::Database(&ORDER_BY_ID)] },
+            Endpoint {
+                method: "GET",
+                route: "/orders/{id}",
+                self_median_ms: 0.7,
+                calls: &[Call::Database(&ORDER_BY_ID)],
+            },
         ],
     },
     Service {
@@ -342,8 +428,16 @@ const SERVICES: [Service; 6] = [
             route: "/payments/charge",
             self_median_ms: 2.5,
             calls: &[
-                Call::Internal { function: "FraudScorer.score", median_ms: 3.0 },
-                Call::External { host: "api.psp.example.com", method: "POST", path: "/v1/charges", median_ms: 120.0 },
+                Call::Internal {
+                    function: "FraudScorer.score",
+                    median_ms: 3.0,
+                },
+                Call::External {
+                    host: "api.psp.example.com",
+                    method: "POST",
+                    path: "/v1/charges",
+                    median_ms: 120.0,
+                },
                 Call::Database(&PAYMENT_INSERT),
             ],
         }],
@@ -371,7 +465,13 @@ const BROWSER_USER_AGENTS: [&str; 3] = [
 /// Entry points at the frontend, with their share of traffic in percent.
 const ENTRY_WEIGHTS: [(usize, u64); 4] = [(0, 50), (1, 25), (2, 10), (3, 15)];
 
-const WORKER_CALLS: [Call; 2] = [Call::Database(&ORDER_UPDATE), Call::Internal { function: "send_confirmation_email", median_ms: 12.0 }];
+const WORKER_CALLS: [Call; 2] = [
+    Call::Database(&ORDER_UPDATE),
+    Call::Internal {
+        function: "send_confirmation_email",
+        median_ms: 12.0,
+    },
+];
 
 const MILLISECOND_NANOS: f64 = 1_000_000.0;
 /// OTLP span flags: bit 8 says bit 9 is known, bit 9 says the parent is remote.
@@ -379,15 +479,33 @@ const FLAGS_PARENT_KNOWN: u32 = 0x100;
 const FLAGS_PARENT_REMOTE: u32 = 0x200;
 
 fn text(key: &str, value: impl Into<String>) -> KeyValue {
-    KeyValue { key: key.to_owned(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }), ..Default::default() }
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.into())),
+        }),
+        ..Default::default()
+    }
 }
 
 fn integer(key: &str, value: i64) -> KeyValue {
-    KeyValue { key: key.to_owned(), value: Some(AnyValue { value: Some(any_value::Value::IntValue(value)) }), ..Default::default() }
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::IntValue(value)),
+        }),
+        ..Default::default()
+    }
 }
 
 fn boolean(key: &str, value: bool) -> KeyValue {
-    KeyValue { key: key.to_owned(), value: Some(AnyValue { value: Some(any_value::Value::BoolValue(value)) }), ..Default::default() }
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::BoolValue(value)),
+        }),
+        ..Default::default()
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -415,21 +533,36 @@ fn fill_route(random: &mut Random, route: &str) -> String {
 }
 
 fn build_resource(random: &mut Random, service: &Service) -> Resource {
-    let pod_suffix: String = (0..5).map(|_| char::from(b"bcdfghjklmnpqrstvwxz2456789"[random.below(27) as usize])).collect();
+    let pod_suffix: String = (0..5)
+        .map(|_| char::from(b"bcdfghjklmnpqrstvwxz2456789"[random.below(27) as usize]))
+        .collect();
     let replica_set = format!("{:x}", 0x6000_0000 + random.below(0x1000_0000));
     let attributes = vec![
         text("service.name", service.name),
         text("service.version", service.version),
         text("deployment.environment.name", "production"),
-        text("host.name", format!("ip-10-0-{}-{}.eu-west-1.compute.internal", random.below(8), random.below(250))),
-        text("k8s.pod.name", format!("{}-{replica_set}-{pod_suffix}", service.name)),
+        text(
+            "host.name",
+            format!(
+                "ip-10-0-{}-{}.eu-west-1.compute.internal",
+                random.below(8),
+                random.below(250)
+            ),
+        ),
+        text(
+            "k8s.pod.name",
+            format!("{}-{replica_set}-{pod_suffix}", service.name),
+        ),
         text("k8s.namespace.name", "shop"),
         text("telemetry.sdk.name", "opentelemetry"),
         text("telemetry.sdk.language", service.language),
         text("telemetry.sdk.version", service.sdk_version),
         text("cloud.region", "eu-west-1"),
     ];
-    Resource { attributes, ..Default::default() }
+    Resource {
+        attributes,
+        ..Default::default()
+    }
 }
 
 /// Generates export requests; one per thread, each with its own seed.
@@ -453,10 +586,17 @@ struct RequestSpans {
 impl RequestSpans {
     fn push(&mut self, service: usize, span: Span) {
         self.count += 1;
-        if span.status.as_ref().is_some_and(|status| status.code == StatusCode::Error as i32) {
+        if span
+            .status
+            .as_ref()
+            .is_some_and(|status| status.code == StatusCode::Error as i32)
+        {
             self.error_count += 1;
         }
-        if let Some(slot) = usize::try_from(span.kind).ok().and_then(|kind| self.count_by_kind.get_mut(kind)) {
+        if let Some(slot) = usize::try_from(span.kind)
+            .ok()
+            .and_then(|kind| self.count_by_kind.get_mut(kind))
+        {
             *slot += 1;
         }
         self.spans[service * PODS_PER_SERVICE + self.trace_pods[service]].push(span);
@@ -473,8 +613,19 @@ impl Workload {
     pub fn new(seed: u64) -> Workload {
         // Resources depend on a fixed seed so every thread and run sees the same pods.
         let mut resource_random = Random::new(0x5EED);
-        let resources = SERVICES.iter().map(|service| (0..PODS_PER_SERVICE).map(|_| build_resource(&mut resource_random, service)).collect()).collect();
-        Workload { random: Random::new(seed), resources, tally: Tally::default() }
+        let resources = SERVICES
+            .iter()
+            .map(|service| {
+                (0..PODS_PER_SERVICE)
+                    .map(|_| build_resource(&mut resource_random, service))
+                    .collect()
+            })
+            .collect();
+        Workload {
+            random: Random::new(seed),
+            resources,
+            tally: Tally::default(),
+        }
     }
 
     pub fn tally(&self) -> Tally {
@@ -489,7 +640,11 @@ impl Workload {
         EncodedRequest { body, spans }
     }
 
-    pub fn request(&mut self, min_spans: u64, window: TimeWindow) -> (ExportTraceServiceRequest, u64) {
+    pub fn request(
+        &mut self,
+        min_spans: u64,
+        window: TimeWindow,
+    ) -> (ExportTraceServiceRequest, u64) {
         let mut request_spans = RequestSpans {
             spans: vec![Vec::new(); SERVICES.len() * PODS_PER_SERVICE],
             trace_pods: [0; SERVICES.len()],
@@ -509,9 +664,15 @@ impl Workload {
             }
             let service = &SERVICES[slot / PODS_PER_SERVICE];
             resource_spans.push(ResourceSpans {
-                resource: Some(self.resources[slot / PODS_PER_SERVICE][slot % PODS_PER_SERVICE].clone()),
+                resource: Some(
+                    self.resources[slot / PODS_PER_SERVICE][slot % PODS_PER_SERVICE].clone(),
+                ),
                 scope_spans: vec![ScopeSpans {
-                    scope: Some(InstrumentationScope { name: service.scope.to_owned(), version: service.sdk_version.to_owned(), ..Default::default() }),
+                    scope: Some(InstrumentationScope {
+                        name: service.scope.to_owned(),
+                        version: service.sdk_version.to_owned(),
+                        ..Default::default()
+                    }),
                     spans,
                     schema_url: "https://opentelemetry.io/schemas/1.30.0".to_owned(),
                 }],
@@ -521,10 +682,18 @@ impl Workload {
         self.tally.requests += 1;
         self.tally.spans += request_spans.count;
         self.tally.error_spans += request_spans.error_count;
-        for (total, count) in self.tally.spans_by_kind.iter_mut().zip(request_spans.count_by_kind) {
+        for (total, count) in self
+            .tally
+            .spans_by_kind
+            .iter_mut()
+            .zip(request_spans.count_by_kind)
+        {
             *total += count;
         }
-        (ExportTraceServiceRequest { resource_spans }, request_spans.count)
+        (
+            ExportTraceServiceRequest { resource_spans },
+            request_spans.count,
+        )
     }
 
     fn trace(&mut self, out: &mut RequestSpans, window: TimeWindow) {
@@ -553,18 +722,42 @@ impl Workload {
         (self.random.log_normal(median_ms, sigma) * MILLISECOND_NANOS) as u64 + 1_000
     }
 
-    fn base_span(&self, out: &RequestSpans, span_id: [u8; 8], parent: Option<([u8; 8], bool)>, name: String, kind: SpanKind) -> Span {
+    fn base_span(
+        &self,
+        out: &RequestSpans,
+        span_id: [u8; 8],
+        parent: Option<([u8; 8], bool)>,
+        name: String,
+        kind: SpanKind,
+    ) -> Span {
         let (parent_span_id, flags) = match parent {
             None => (Vec::new(), FLAGS_PARENT_KNOWN),
             Some((parent_id, false)) => (parent_id.to_vec(), FLAGS_PARENT_KNOWN),
-            Some((parent_id, true)) => (parent_id.to_vec(), FLAGS_PARENT_KNOWN | FLAGS_PARENT_REMOTE),
+            Some((parent_id, true)) => {
+                (parent_id.to_vec(), FLAGS_PARENT_KNOWN | FLAGS_PARENT_REMOTE)
+            }
         };
-        Span { trace_id: out.trace_id.to_vec(), span_id: span_id.to_vec(), parent_span_id, flags, name, kind: kind as i32, ..Default::default() }
+        Span {
+            trace_id: out.trace_id.to_vec(),
+            span_id: span_id.to_vec(),
+            parent_span_id,
+            flags,
+            name,
+            kind: kind as i32,
+            ..Default::default()
+        }
     }
 
     /// A server span and its calls; `caller` is the calling service and client span, `None` for
     /// requests from browsers.
-    fn server_span(&mut self, out: &mut RequestSpans, service_index: usize, endpoint_index: usize, caller: Option<(usize, [u8; 8])>, start: u64) -> Outcome {
+    fn server_span(
+        &mut self,
+        out: &mut RequestSpans,
+        service_index: usize,
+        endpoint_index: usize,
+        caller: Option<(usize, [u8; 8])>,
+        start: u64,
+    ) -> Outcome {
         let service = &SERVICES[service_index];
         let endpoint = &service.endpoints[endpoint_index];
         let span_id: [u8; 8] = self.random.id();
@@ -576,25 +769,36 @@ impl Workload {
             cursor = outcome.end + self.gap();
         }
         let end = cursor + self.duration(endpoint.self_median_ms, 0.9);
-        let status_code: i64 = if (downstream_failed && self.random.chance(0.6)) || self.random.chance(0.008) {
-            *self.random.pick(&[500, 500, 502, 503])
-        } else if self.random.chance(0.03) {
-            *self.random.pick(&[400, 404, 404, 409])
-        } else if endpoint.method == "POST" {
-            201
-        } else {
-            200
-        };
+        let status_code: i64 =
+            if (downstream_failed && self.random.chance(0.6)) || self.random.chance(0.008) {
+                *self.random.pick(&[500, 500, 502, 503])
+            } else if self.random.chance(0.03) {
+                *self.random.pick(&[400, 404, 404, 409])
+            } else if endpoint.method == "POST" {
+                201
+            } else {
+                200
+            };
         let failed = status_code >= 500;
         let path = fill_route(&mut self.random, endpoint.route);
         let client_address = ip_address(&mut self.random);
-        let server_address = if service_index == FRONTEND { "shop.example.com".to_owned() } else { format!("{}.shop.svc.cluster.local", service.name) };
+        let server_address = if service_index == FRONTEND {
+            "shop.example.com".to_owned()
+        } else {
+            format!("{}.shop.svc.cluster.local", service.name)
+        };
         let user_agent = match caller {
             Some((caller_service, _)) => SERVICES[caller_service].user_agent,
             None => *self.random.pick(&BROWSER_USER_AGENTS),
         };
         let parent = caller.map(|(_, client_span_id)| (client_span_id, true));
-        let mut span = self.base_span(out, span_id, parent, format!("{} {}", endpoint.method, endpoint.route), SpanKind::Server);
+        let mut span = self.base_span(
+            out,
+            span_id,
+            parent,
+            format!("{} {}", endpoint.method, endpoint.route),
+            SpanKind::Server,
+        );
         span.start_time_unix_nano = start;
         span.end_time_unix_nano = end;
         span.attributes = vec![
@@ -614,28 +818,90 @@ impl Workload {
         Outcome { end, failed }
     }
 
-    fn call(&mut self, out: &mut RequestSpans, service_index: usize, call: &Call, parent: [u8; 8], start: u64) -> Outcome {
+    fn call(
+        &mut self,
+        out: &mut RequestSpans,
+        service_index: usize,
+        call: &Call,
+        parent: [u8; 8],
+        start: u64,
+    ) -> Outcome {
         match call {
-            Call::Http { service: callee, endpoint } => self.http_call(out, service_index, *callee, *endpoint, parent, start),
-            Call::External { host, method, path, median_ms } => self.external_call(out, service_index, host, method, path, *median_ms, parent, start),
+            Call::Http {
+                service: callee,
+                endpoint,
+            } => self.http_call(out, service_index, *callee, *endpoint, parent, start),
+            Call::External {
+                host,
+                method,
+                path,
+                median_ms,
+            } => self.external_call(
+                out,
+                service_index,
+                host,
+                method,
+                path,
+                *median_ms,
+                parent,
+                start,
+            ),
             Call::Database(query) => self.database_call(out, service_index, query, parent, start),
-            Call::Internal { function, median_ms } => self.internal_span(out, service_index, function, *median_ms, parent, start),
+            Call::Internal {
+                function,
+                median_ms,
+            } => self.internal_span(out, service_index, function, *median_ms, parent, start),
             Call::Publish { topic } => self.publish(out, service_index, topic, parent, start),
         }
     }
 
-    fn http_call(&mut self, out: &mut RequestSpans, service_index: usize, callee: usize, endpoint_index: usize, parent: [u8; 8], start: u64) -> Outcome {
+    fn http_call(
+        &mut self,
+        out: &mut RequestSpans,
+        service_index: usize,
+        callee: usize,
+        endpoint_index: usize,
+        parent: [u8; 8],
+        start: u64,
+    ) -> Outcome {
         let span_id: [u8; 8] = self.random.id();
         let network = self.duration(0.15, 0.5);
-        let callee_outcome = self.server_span(out, callee, endpoint_index, Some((service_index, span_id)), start + network);
+        let callee_outcome = self.server_span(
+            out,
+            callee,
+            endpoint_index,
+            Some((service_index, span_id)),
+            start + network,
+        );
         let end = callee_outcome.end + network;
         let callee_service = &SERVICES[callee];
         let endpoint = &callee_service.endpoints[endpoint_index];
-        let status_code: i64 = if callee_outcome.failed { 500 } else if endpoint.method == "POST" { 201 } else { 200 };
-        let url = format!("http://{}:{}{}", callee_service.name, callee_service.port, fill_route(&mut self.random, endpoint.route));
+        let status_code: i64 = if callee_outcome.failed {
+            500
+        } else if endpoint.method == "POST" {
+            201
+        } else {
+            200
+        };
+        let url = format!(
+            "http://{}:{}{}",
+            callee_service.name,
+            callee_service.port,
+            fill_route(&mut self.random, endpoint.route)
+        );
         let peer_address = ip_address(&mut self.random);
-        let body_size = if endpoint.method == "POST" { 200 + self.random.below(2_000) as i64 } else { 0 };
-        let mut span = self.base_span(out, span_id, Some((parent, false)), endpoint.method.to_owned(), SpanKind::Client);
+        let body_size = if endpoint.method == "POST" {
+            200 + self.random.below(2_000) as i64
+        } else {
+            0
+        };
+        let mut span = self.base_span(
+            out,
+            span_id,
+            Some((parent, false)),
+            endpoint.method.to_owned(),
+            SpanKind::Client,
+        );
         span.start_time_unix_nano = start;
         span.end_time_unix_nano = end;
         span.attributes = vec![
@@ -652,17 +918,41 @@ impl Workload {
         ];
         span.status = Some(status(callee_outcome.failed, ""));
         out.push(service_index, span);
-        Outcome { end, failed: callee_outcome.failed }
+        Outcome {
+            end,
+            failed: callee_outcome.failed,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn external_call(&mut self, out: &mut RequestSpans, service_index: usize, host: &str, method: &str, path: &str, median_ms: f64, parent: [u8; 8], start: u64) -> Outcome {
+    fn external_call(
+        &mut self,
+        out: &mut RequestSpans,
+        service_index: usize,
+        host: &str,
+        method: &str,
+        path: &str,
+        median_ms: f64,
+        parent: [u8; 8],
+        start: u64,
+    ) -> Outcome {
         let span_id: [u8; 8] = self.random.id();
         let end = start + self.duration(median_ms, 0.6);
         let failed = self.random.chance(0.01);
         let status_code: i64 = if failed { 502 } else { 200 };
-        let peer_address = format!("34.{}.{}.{}", self.random.below(256), self.random.below(256), 1 + self.random.below(254));
-        let mut span = self.base_span(out, span_id, Some((parent, false)), method.to_owned(), SpanKind::Client);
+        let peer_address = format!(
+            "34.{}.{}.{}",
+            self.random.below(256),
+            self.random.below(256),
+            1 + self.random.below(254)
+        );
+        let mut span = self.base_span(
+            out,
+            span_id,
+            Some((parent, false)),
+            method.to_owned(),
+            SpanKind::Client,
+        );
         span.start_time_unix_nano = start;
         span.end_time_unix_nano = end;
         span.attributes = vec![
@@ -675,20 +965,40 @@ impl Workload {
             text("network.peer.address", peer_address),
             text("network.protocol.version", "2"),
             text("peer.service", "psp"),
-            integer("http.request.body.size", 300 + self.random.below(400) as i64),
+            integer(
+                "http.request.body.size",
+                300 + self.random.below(400) as i64,
+            ),
         ];
         span.status = Some(status(failed, ""));
         out.push(service_index, span);
         Outcome { end, failed }
     }
 
-    fn database_call(&mut self, out: &mut RequestSpans, service_index: usize, query: &Query, parent: [u8; 8], start: u64) -> Outcome {
+    fn database_call(
+        &mut self,
+        out: &mut RequestSpans,
+        service_index: usize,
+        query: &Query,
+        parent: [u8; 8],
+        start: u64,
+    ) -> Outcome {
         let span_id: [u8; 8] = self.random.id();
         let end = start + self.duration(query.median_ms, 0.9);
         let failed = self.random.chance(0.004);
-        let returned_rows = if query.operation == "SELECT" { 1 + self.random.below(50) as i64 } else { 1 };
+        let returned_rows = if query.operation == "SELECT" {
+            1 + self.random.below(50) as i64
+        } else {
+            1
+        };
         let peer_address = ip_address(&mut self.random);
-        let mut span = self.base_span(out, span_id, Some((parent, false)), format!("{} {}", query.operation, query.collection), SpanKind::Client);
+        let mut span = self.base_span(
+            out,
+            span_id,
+            Some((parent, false)),
+            format!("{} {}", query.operation, query.collection),
+            SpanKind::Client,
+        );
         span.start_time_unix_nano = start;
         span.end_time_unix_nano = end;
         span.attributes = vec![
@@ -701,31 +1011,73 @@ impl Workload {
             integer("server.port", query.port),
             text("network.peer.address", peer_address),
             integer("db.response.returned_rows", returned_rows),
-            text("db.response.status_code", if failed { "40001" } else { "00000" }),
+            text(
+                "db.response.status_code",
+                if failed { "40001" } else { "00000" },
+            ),
         ];
-        span.status = Some(status(failed, if failed { "could not serialize access due to concurrent update" } else { "" }));
+        span.status = Some(status(
+            failed,
+            if failed {
+                "could not serialize access due to concurrent update"
+            } else {
+                ""
+            },
+        ));
         out.push(service_index, span);
         Outcome { end, failed }
     }
 
-    fn internal_span(&mut self, out: &mut RequestSpans, service_index: usize, function: &str, median_ms: f64, parent: [u8; 8], start: u64) -> Outcome {
+    fn internal_span(
+        &mut self,
+        out: &mut RequestSpans,
+        service_index: usize,
+        function: &str,
+        median_ms: f64,
+        parent: [u8; 8],
+        start: u64,
+    ) -> Outcome {
         let service = &SERVICES[service_index];
         let span_id: [u8; 8] = self.random.id();
         let end = start + self.duration(median_ms, 0.7);
         let request_id = hex(&self.random.id::<8>());
-        let mut span = self.base_span(out, span_id, Some((parent, false)), function.to_owned(), SpanKind::Internal);
+        let mut span = self.base_span(
+            out,
+            span_id,
+            Some((parent, false)),
+            function.to_owned(),
+            SpanKind::Internal,
+        );
         span.start_time_unix_nano = start;
         span.end_time_unix_nano = end;
         span.attributes = vec![
-            text("code.function.name", format!("{}.{function}", service.code_root)),
-            text("code.file.path", format!("{}/{}.src", service.code_root.replace('.', "/"), service.name)),
+            text(
+                "code.function.name",
+                format!("{}.{function}", service.code_root),
+            ),
+            text(
+                "code.file.path",
+                format!(
+                    "{}/{}.src",
+                    service.code_root.replace('.', "/"),
+                    service.name
+                ),
+            ),
             integer("code.line.number", 20 + self.random.below(400) as i64),
             integer("thread.id", 1 + self.random.below(64) as i64),
             text("thread.name", format!("worker-{}", self.random.below(16))),
-            text("app.tenant.id", format!("tenant-{:04}", self.random.below(500))),
+            text(
+                "app.tenant.id",
+                format!("tenant-{:04}", self.random.below(500)),
+            ),
             boolean("app.cache.hit", self.random.chance(0.7)),
             integer("app.items.count", self.random.below(40) as i64),
-            text("app.feature.flag", *self.random.pick(&["new-pricing", "control", "fast-checkout"])),
+            text(
+                "app.feature.flag",
+                *self
+                    .random
+                    .pick(&["new-pricing", "control", "fast-checkout"]),
+            ),
             text("app.request.id", request_id),
         ];
         span.status = Some(status(false, ""));
@@ -735,17 +1087,31 @@ impl Workload {
 
     /// A producer span in the caller and, after a queueing delay, the worker's consumer span
     /// with its own calls. The caller only waits for the producer.
-    fn publish(&mut self, out: &mut RequestSpans, service_index: usize, topic: &str, parent: [u8; 8], start: u64) -> Outcome {
+    fn publish(
+        &mut self,
+        out: &mut RequestSpans,
+        service_index: usize,
+        topic: &str,
+        parent: [u8; 8],
+        start: u64,
+    ) -> Outcome {
         let producer_id: [u8; 8] = self.random.id();
         let producer_end = start + self.duration(1.2, 0.5);
         let partition = self.random.below(12);
         let offset = self.random.below(50_000_000) as i64;
         let message_id = hex(&self.random.id::<8>());
         let body_size = 400 + self.random.below(1_500) as i64;
-        let mut producer = self.base_span(out, producer_id, Some((parent, false)), format!("send {topic}"), SpanKind::Producer);
+        let mut producer = self.base_span(
+            out,
+            producer_id,
+            Some((parent, false)),
+            format!("send {topic}"),
+            SpanKind::Producer,
+        );
         producer.start_time_unix_nano = start;
         producer.end_time_unix_nano = producer_end;
-        producer.attributes = messaging_attributes("send", topic, partition, offset, &message_id, body_size);
+        producer.attributes =
+            messaging_attributes("send", topic, partition, offset, &message_id, body_size);
         producer.status = Some(status(false, ""));
         out.push(service_index, producer);
 
@@ -758,21 +1124,45 @@ impl Workload {
             failed |= outcome.failed;
             cursor = outcome.end + self.gap();
         }
-        let mut consumer = self.base_span(out, consumer_id, Some((producer_id, true)), format!("process {topic}"), SpanKind::Consumer);
+        let mut consumer = self.base_span(
+            out,
+            consumer_id,
+            Some((producer_id, true)),
+            format!("process {topic}"),
+            SpanKind::Consumer,
+        );
         consumer.start_time_unix_nano = consumer_start;
         consumer.end_time_unix_nano = cursor + self.duration(0.5, 0.5);
-        consumer.attributes = messaging_attributes("process", topic, partition, offset, &message_id, body_size);
+        consumer.attributes =
+            messaging_attributes("process", topic, partition, offset, &message_id, body_size);
         consumer.status = Some(status(failed, ""));
         out.push(WORKER, consumer);
-        Outcome { end: producer_end, failed: false }
+        Outcome {
+            end: producer_end,
+            failed: false,
+        }
     }
 }
 
 fn status(failed: bool, message: &str) -> Status {
-    if failed { Status { code: StatusCode::Error as i32, message: message.to_owned() } } else { Status::default() }
+    if failed {
+        Status {
+            code: StatusCode::Error as i32,
+            message: message.to_owned(),
+        }
+    } else {
+        Status::default()
+    }
 }
 
-fn messaging_attributes(operation: &str, topic: &str, partition: u64, offset: i64, message_id: &str, body_size: i64) -> Vec<KeyValue> {
+fn messaging_attributes(
+    operation: &str,
+    topic: &str,
+    partition: u64,
+    offset: i64,
+    message_id: &str,
+    body_size: i64,
+) -> Vec<KeyValue> {
     vec![
         text("messaging.system", "kafka"),
         text("messaging.operation.type", operation),
@@ -788,18 +1178,26 @@ fn messaging_attributes(operation: &str, topic: &str, partition: u64, offset: i6
 }
 
 /// Generates `total_spans` spans (rounded up to whole requests) on `threads` threads.
-pub fn generate_pool(total_spans: u64, spans_per_request: u64, window: TimeWindow, seed: u64, threads: usize) -> (Vec<EncodedRequest>, Tally) {
+pub fn generate_pool(
+    total_spans: u64,
+    spans_per_request: u64,
+    window: TimeWindow,
+    seed: u64,
+    threads: usize,
+) -> (Vec<EncodedRequest>, Tally) {
     let threads = threads.max(1) as u64;
     let per_thread = total_spans.div_ceil(threads);
     let parts: Vec<(Vec<EncodedRequest>, Tally)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|thread_index| {
                 scope.spawn(move || {
-                    let mut workload = Workload::new(seed.wrapping_mul(1_000).wrapping_add(thread_index));
+                    let mut workload =
+                        Workload::new(seed.wrapping_mul(1_000).wrapping_add(thread_index));
                     let mut requests = Vec::new();
                     let mut spans = 0;
                     while spans < per_thread {
-                        let request = workload.encoded_request(spans_per_request.min(per_thread - spans), window);
+                        let request = workload
+                            .encoded_request(spans_per_request.min(per_thread - spans), window);
                         spans += request.spans;
                         requests.push(request);
                     }
@@ -807,7 +1205,10 @@ pub fn generate_pool(total_spans: u64, spans_per_request: u64, window: TimeWindo
                 })
             })
             .collect();
-        handles.into_iter().filter_map(|handle| handle.join().ok()).collect()
+        handles
+            .into_iter()
+            .filter_map(|handle| handle.join().ok())
+            .collect()
     });
     let mut pool = Vec::new();
     let mut tally = Tally::default();
@@ -827,7 +1228,10 @@ mod tests {
     const NOW: u64 = 1_790_000_000_000_000_000;
 
     fn window() -> TimeWindow {
-        TimeWindow { start_unix_nano: NOW - 60_000_000_000, length_nanos: 60_000_000_000 }
+        TimeWindow {
+            start_unix_nano: NOW - 60_000_000_000,
+            length_nanos: 60_000_000_000,
+        }
     }
 
     #[test]
@@ -837,7 +1241,13 @@ mod tests {
         let bytes = request.encoded_len() as f64 / spans as f64;
         assert!((430.0..510.0).contains(&bytes), "{bytes} bytes per span");
         for resource_spans in &request.resource_spans {
-            assert_eq!(resource_spans.resource.as_ref().map(|resource| resource.attributes.len()), Some(10));
+            assert_eq!(
+                resource_spans
+                    .resource
+                    .as_ref()
+                    .map(|resource| resource.attributes.len()),
+                Some(10)
+            );
             for span in &resource_spans.scope_spans[0].spans {
                 assert_eq!(span.attributes.len(), 10, "{}", span.name);
                 assert!(span.end_time_unix_nano > span.start_time_unix_nano);
@@ -849,12 +1259,23 @@ mod tests {
     fn ids_are_unique_and_parents_exist_in_the_trace() {
         let mut workload = Workload::new(2);
         let (request, _) = workload.request(5_000, window());
-        let spans: Vec<&Span> = request.resource_spans.iter().flat_map(|resource| resource.scope_spans[0].spans.iter()).collect();
-        let span_ids: HashSet<(&[u8], &[u8])> = spans.iter().map(|span| (span.trace_id.as_slice(), span.span_id.as_slice())).collect();
+        let spans: Vec<&Span> = request
+            .resource_spans
+            .iter()
+            .flat_map(|resource| resource.scope_spans[0].spans.iter())
+            .collect();
+        let span_ids: HashSet<(&[u8], &[u8])> = spans
+            .iter()
+            .map(|span| (span.trace_id.as_slice(), span.span_id.as_slice()))
+            .collect();
         assert_eq!(span_ids.len(), spans.len());
         for span in &spans {
             if !span.parent_span_id.is_empty() {
-                assert!(span_ids.contains(&(span.trace_id.as_slice(), span.parent_span_id.as_slice())), "orphan {}", span.name);
+                assert!(
+                    span_ids.contains(&(span.trace_id.as_slice(), span.parent_span_id.as_slice())),
+                    "orphan {}",
+                    span.name
+                );
             }
         }
     }

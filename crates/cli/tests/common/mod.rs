@@ -24,10 +24,13 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::{
-    AggregationTemporality, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, metric, number_data_point,
+    AggregationTemporality, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+    metric, number_data_point,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span, status};
+use opentelemetry_proto::tonic::trace::v1::{
+    ResourceSpans, ScopeSpans, Span, Status, span, status,
+};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -40,14 +43,20 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn now_unix_nanos() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_nanos() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos() as u64
 }
 
 /// A port nobody listened on a moment ago. Another process could take it before the server
 /// binds it; `start_server` retries with new ports when that happens.
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("ephemeral port address").port()
+    listener
+        .local_addr()
+        .expect("ephemeral port address")
+        .port()
 }
 
 /// Lines a child process wrote, collected by a reader thread.
@@ -60,7 +69,10 @@ impl CapturedOutput {
         thread::spawn(move || {
             for line in BufReader::new(stream).lines() {
                 match line {
-                    Ok(line) => lines.lock().unwrap_or_else(|poison| poison.into_inner()).push(line),
+                    Ok(line) => lines
+                        .lock()
+                        .unwrap_or_else(|poison| poison.into_inner())
+                        .push(line),
                     Err(_) => break,
                 }
             }
@@ -68,11 +80,18 @@ impl CapturedOutput {
     }
 
     pub fn text(&self) -> String {
-        self.0.lock().unwrap_or_else(|poison| poison.into_inner()).join("\n")
+        self.0
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .join("\n")
     }
 
     pub fn contains(&self, needle: &str) -> bool {
-        self.0.lock().unwrap_or_else(|poison| poison.into_inner()).iter().any(|line| line.contains(needle))
+        self.0
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .iter()
+            .any(|line| line.contains(needle))
     }
 }
 
@@ -93,7 +112,10 @@ pub struct ServerGuard {
 /// Starts `sloscope serve` on free ports in a new temporary data directory, with
 /// `extra_args` appended (for example `["--config", path]`), and waits until it is ready.
 pub fn start_server(extra_args: &[&str]) -> ServerGuard {
-    let temp_dir = tempfile::Builder::new().prefix("sloscope-e2e-").tempdir().expect("create a temporary data dir");
+    let temp_dir = tempfile::Builder::new()
+        .prefix("sloscope-e2e-")
+        .tempdir()
+        .expect("create a temporary data dir");
     let mut guard = start_server_in(temp_dir.path(), extra_args);
     guard._temp_dir = Some(temp_dir);
     guard
@@ -115,7 +137,11 @@ pub fn start_server_in(data_dir: &Path, extra_args: &[&str]) -> ServerGuard {
 
 fn try_start(data_dir: &Path, extra_args: &[&str]) -> Result<ServerGuard, String> {
     let localhost = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
-    let (otlp_grpc_addr, otlp_http_addr, http_addr) = (localhost(free_port()), localhost(free_port()), localhost(free_port()));
+    let (otlp_grpc_addr, otlp_http_addr, http_addr) = (
+        localhost(free_port()),
+        localhost(free_port()),
+        localhost(free_port()),
+    );
     let mut command = Command::new(env!("CARGO_BIN_EXE_sloscope"));
     command
         .arg("serve")
@@ -135,7 +161,9 @@ fn try_start(data_dir: &Path, extra_args: &[&str]) -> Result<ServerGuard, String
             command.env_remove(key);
         }
     }
-    let mut child = command.spawn().map_err(|error| format!("cannot start {}: {error}", env!("CARGO_BIN_EXE_sloscope")))?;
+    let mut child = command
+        .spawn()
+        .map_err(|error| format!("cannot start {}: {error}", env!("CARGO_BIN_EXE_sloscope")))?;
     let stdout = CapturedOutput::default();
     let stderr = CapturedOutput::default();
     let readers = vec![
@@ -181,7 +209,9 @@ fn try_start(data_dir: &Path, extra_args: &[&str]) -> Result<ServerGuard, String
 
 impl ServerGuard {
     fn try_wait(&mut self) -> Option<ExitStatus> {
-        self.child.as_mut().and_then(|child| child.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|child| child.try_wait().ok().flatten())
     }
 
     fn join_readers(&mut self) {
@@ -206,7 +236,10 @@ impl ServerGuard {
 
     pub fn get(&self, target: &str) -> HttpResponse {
         http_request(self.http_addr, "GET", target, &[], b"").unwrap_or_else(|error| {
-            panic!("GET {target} failed: {error}\n--- server stderr ---\n{}", self.stderr.text())
+            panic!(
+                "GET {target} failed: {error}\n--- server stderr ---\n{}",
+                self.stderr.text()
+            )
         })
     }
 
@@ -214,23 +247,52 @@ impl ServerGuard {
     pub fn get_json(&self, target: &str) -> Value {
         let response = self.get(target);
         assert_eq!(response.status, 200, "GET {target}: {}", response.text());
-        response.json().unwrap_or_else(|error| panic!("GET {target}: {error}"))
+        response
+            .json()
+            .unwrap_or_else(|error| panic!("GET {target}: {error}"))
     }
 
     /// POSTs an OTLP/HTTP export to `/v1/{signal}` on the OTLP/HTTP port.
-    pub fn post_otlp(&self, signal: &str, content_type: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
+    pub fn post_otlp(
+        &self,
+        signal: &str,
+        content_type: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> HttpResponse {
         let mut all_headers = vec![("Content-Type", content_type)];
         all_headers.extend_from_slice(headers);
-        http_request(self.otlp_http_addr, "POST", &format!("/v1/{signal}"), &all_headers, body)
-            .unwrap_or_else(|error| panic!("POST /v1/{signal} failed: {error}\n--- server stderr ---\n{}", self.stderr.text()))
+        http_request(
+            self.otlp_http_addr,
+            "POST",
+            &format!("/v1/{signal}"),
+            &all_headers,
+            body,
+        )
+        .unwrap_or_else(|error| {
+            panic!(
+                "POST /v1/{signal} failed: {error}\n--- server stderr ---\n{}",
+                self.stderr.text()
+            )
+        })
     }
 
     pub fn post_protobuf(&self, signal: &str, message: &impl prost::Message) -> HttpResponse {
-        self.post_otlp(signal, "application/x-protobuf", &[], &message.encode_to_vec())
+        self.post_otlp(
+            signal,
+            "application/x-protobuf",
+            &[],
+            &message.encode_to_vec(),
+        )
     }
 
     pub fn post_json(&self, signal: &str, document: &Value) -> HttpResponse {
-        self.post_otlp(signal, "application/json", &[], document.to_string().as_bytes())
+        self.post_otlp(
+            signal,
+            "application/json",
+            &[],
+            document.to_string().as_bytes(),
+        )
     }
 }
 
@@ -240,7 +302,10 @@ impl Drop for ServerGuard {
         if thread::panicking() {
             let stderr = self.stderr.text();
             let tail: Vec<&str> = stderr.lines().rev().take(60).collect();
-            eprintln!("--- last lines of sloscope's stderr ({}) ---", self.data_dir.display());
+            eprintln!(
+                "--- last lines of sloscope's stderr ({}) ---",
+                self.data_dir.display()
+            );
             for line in tail.into_iter().rev() {
                 eprintln!("{line}");
             }
@@ -258,7 +323,10 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -266,7 +334,8 @@ impl HttpResponse {
     }
 
     pub fn json(&self) -> Result<Value, String> {
-        serde_json::from_slice(&self.body).map_err(|error| format!("answer is not JSON ({error}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .map_err(|error| format!("answer is not JSON ({error}): {}", self.text()))
     }
 }
 
@@ -274,12 +343,19 @@ impl HttpResponse {
 ///
 /// A server may answer (413, 415) before it has read the body and then close the
 /// connection; a failed body write is therefore not an error as long as an answer arrives.
-pub fn http_request(address: SocketAddr, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> io::Result<HttpResponse> {
+pub fn http_request(
+    address: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<HttpResponse> {
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     stream.set_nodelay(true)?;
-    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    let mut head =
+        format!("{method} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
     if !body.is_empty() || method == "POST" {
         let _ = write!(head, "Content-Length: {}\r\n", body.len());
     }
@@ -295,7 +371,10 @@ pub fn http_request(address: SocketAddr, method: &str, target: &str, headers: &[
     if raw.is_empty() {
         body_written?;
         read_result?;
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed without an answer"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection closed without an answer",
+        ));
     }
     parse_response(&raw)
 }
@@ -305,8 +384,14 @@ fn parse_response(raw: &[u8]) -> io::Result<HttpResponse> {
     let head_end = raw
         .windows(4)
         .position(|window| window == b"\r\n\r\n")
-        .ok_or_else(|| invalid(format!("no end of headers in {:?}", String::from_utf8_lossy(raw))))?;
-    let head = std::str::from_utf8(&raw[..head_end]).map_err(|error| invalid(format!("headers are not UTF-8: {error}")))?;
+        .ok_or_else(|| {
+            invalid(format!(
+                "no end of headers in {:?}",
+                String::from_utf8_lossy(raw)
+            ))
+        })?;
+    let head = std::str::from_utf8(&raw[..head_end])
+        .map_err(|error| invalid(format!("headers are not UTF-8: {error}")))?;
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
     let status = status_line
@@ -319,27 +404,47 @@ fn parse_response(raw: &[u8]) -> io::Result<HttpResponse> {
         .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
         .collect();
     let rest = &raw[head_end + 4..];
-    let header = |name: &str| headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str());
-    let body = if header("transfer-encoding").is_some_and(|value| value.eq_ignore_ascii_case("chunked")) {
-        dechunk(rest).map_err(invalid)?
-    } else if let Some(length) = header("content-length").and_then(|value| value.parse::<usize>().ok()) {
-        if rest.len() < length {
-            return Err(invalid(format!("body has {} of {length} bytes", rest.len())));
-        }
-        rest[..length].to_vec()
-    } else {
-        rest.to_vec()
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
     };
-    Ok(HttpResponse { status, headers, body })
+    let body =
+        if header("transfer-encoding").is_some_and(|value| value.eq_ignore_ascii_case("chunked")) {
+            dechunk(rest).map_err(invalid)?
+        } else if let Some(length) =
+            header("content-length").and_then(|value| value.parse::<usize>().ok())
+        {
+            if rest.len() < length {
+                return Err(invalid(format!(
+                    "body has {} of {length} bytes",
+                    rest.len()
+                )));
+            }
+            rest[..length].to_vec()
+        } else {
+            rest.to_vec()
+        };
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     loop {
-        let line_end = rest.windows(2).position(|window| window == b"\r\n").ok_or("chunk size line without end")?;
-        let size_text = std::str::from_utf8(&rest[..line_end]).map_err(|error| error.to_string())?;
+        let line_end = rest
+            .windows(2)
+            .position(|window| window == b"\r\n")
+            .ok_or("chunk size line without end")?;
+        let size_text =
+            std::str::from_utf8(&rest[..line_end]).map_err(|error| error.to_string())?;
         let size_text = size_text.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|error| format!("chunk size {size_text:?}: {error}"))?;
+        let size = usize::from_str_radix(size_text, 16)
+            .map_err(|error| format!("chunk size {size_text:?}: {error}"))?;
         rest = &rest[line_end + 2..];
         if size == 0 {
             return Ok(body);
@@ -394,7 +499,11 @@ impl Finished {
 
 /// Runs a command to completion with its output captured, killing it after `timeout`.
 pub fn run_with_timeout(command: &mut Command, timeout: Duration) -> io::Result<Finished> {
-    let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
     let stdout = CapturedOutput::default();
     let stderr = CapturedOutput::default();
     let readers = [
@@ -416,12 +525,19 @@ pub fn run_with_timeout(command: &mut Command, timeout: Duration) -> io::Result<
     for reader in readers {
         let _ = reader.join();
     }
-    Ok(Finished { status, stdout: stdout.text(), stderr: stderr.text() })
+    Ok(Finished {
+        status,
+        stdout: stdout.text(),
+        stderr: stderr.text(),
+    })
 }
 
 /// Polls `check` until it succeeds or `timeout` passes; returns the last failure on timeout.
 /// For the short window in which an acknowledged export may not be queryable yet.
-pub fn eventually(timeout: Duration, mut check: impl FnMut() -> Result<(), String>) -> Result<(), String> {
+pub fn eventually(
+    timeout: Duration,
+    mut check: impl FnMut() -> Result<(), String>,
+) -> Result<(), String> {
     let started = Instant::now();
     loop {
         match check() {
@@ -465,26 +581,52 @@ impl IdSource {
 }
 
 pub fn string_attribute(key: &str, value: &str) -> KeyValue {
-    KeyValue { key: key.to_owned(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.to_owned())) }) }
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.to_owned())),
+        }),
+        ..Default::default()
+    }
 }
 
 pub fn int_attribute(key: &str, value: i64) -> KeyValue {
-    KeyValue { key: key.to_owned(), value: Some(AnyValue { value: Some(any_value::Value::IntValue(value)) }) }
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::IntValue(value)),
+        }),
+        ..Default::default()
+    }
 }
 
 fn resource(service: &str) -> Option<Resource> {
     Some(Resource {
-        attributes: vec![string_attribute("service.name", service), string_attribute("deployment.environment.name", "e2e")],
+        attributes: vec![
+            string_attribute("service.name", service),
+            string_attribute("deployment.environment.name", "e2e"),
+        ],
         ..Default::default()
     })
 }
 
 fn scope() -> Option<InstrumentationScope> {
-    Some(InstrumentationScope { name: "sloscope-e2e".into(), version: "1".into(), ..Default::default() })
+    Some(InstrumentationScope {
+        name: "sloscope-e2e".into(),
+        version: "1".into(),
+        ..Default::default()
+    })
 }
 
 /// A SERVER span of operation `GET {route}`, with an HTTP status.
-pub fn server_span(trace_id: [u8; 16], span_id: [u8; 8], route: &str, start: u64, duration: u64, http_status: i64) -> Span {
+pub fn server_span(
+    trace_id: [u8; 16],
+    span_id: [u8; 8],
+    route: &str,
+    start: u64,
+    duration: u64,
+    http_status: i64,
+) -> Span {
     Span {
         trace_id: trace_id.to_vec(),
         span_id: span_id.to_vec(),
@@ -497,13 +639,23 @@ pub fn server_span(trace_id: [u8; 16], span_id: [u8; 8], route: &str, start: u64
             string_attribute("http.route", route),
             int_attribute("http.response.status_code", http_status),
         ],
-        status: (http_status >= 500).then(|| Status { code: status::StatusCode::Error as i32, message: format!("HTTP {http_status}") }),
+        status: (http_status >= 500).then(|| Status {
+            code: status::StatusCode::Error as i32,
+            message: format!("HTTP {http_status}"),
+        }),
         ..Default::default()
     }
 }
 
 /// A CLIENT span to a PostgreSQL database, child of `parent`.
-pub fn database_span(trace_id: [u8; 16], span_id: [u8; 8], parent: [u8; 8], namespace: &str, start: u64, duration: u64) -> Span {
+pub fn database_span(
+    trace_id: [u8; 16],
+    span_id: [u8; 8],
+    parent: [u8; 8],
+    namespace: &str,
+    start: u64,
+    duration: u64,
+) -> Span {
     Span {
         trace_id: trace_id.to_vec(),
         span_id: span_id.to_vec(),
@@ -525,14 +677,24 @@ pub fn trace_request(service: &str, spans: Vec<Span>) -> ExportTraceServiceReque
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: resource(service),
-            scope_spans: vec![ScopeSpans { scope: scope(), spans, ..Default::default() }],
+            scope_spans: vec![ScopeSpans {
+                scope: scope(),
+                spans,
+                ..Default::default()
+            }],
             ..Default::default()
         }],
     }
 }
 
 /// A log record with a string body, optionally inside a span.
-pub fn log_record(time: u64, severity_number: i32, severity_text: &str, body: &str, context: Option<([u8; 16], [u8; 8])>) -> LogRecord {
+pub fn log_record(
+    time: u64,
+    severity_number: i32,
+    severity_text: &str,
+    body: &str,
+    context: Option<([u8; 16], [u8; 8])>,
+) -> LogRecord {
     let (trace_id, span_id) = match context {
         Some((trace_id, span_id)) => (trace_id.to_vec(), span_id.to_vec()),
         None => (Vec::new(), Vec::new()),
@@ -542,7 +704,9 @@ pub fn log_record(time: u64, severity_number: i32, severity_text: &str, body: &s
         observed_time_unix_nano: time,
         severity_number,
         severity_text: severity_text.to_owned(),
-        body: Some(AnyValue { value: Some(any_value::Value::StringValue(body.to_owned())) }),
+        body: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(body.to_owned())),
+        }),
         trace_id,
         span_id,
         ..Default::default()
@@ -553,7 +717,11 @@ pub fn logs_request(service: &str, log_records: Vec<LogRecord>) -> ExportLogsSer
     ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
             resource: resource(service),
-            scope_logs: vec![ScopeLogs { scope: scope(), log_records, ..Default::default() }],
+            scope_logs: vec![ScopeLogs {
+                scope: scope(),
+                log_records,
+                ..Default::default()
+            }],
             ..Default::default()
         }],
     }
@@ -574,7 +742,10 @@ pub fn gauge_metric(name: &str, unit: &str, points: &[(u64, f64)]) -> Metric {
         name: name.to_owned(),
         unit: unit.to_owned(),
         data: Some(metric::Data::Gauge(Gauge {
-            data_points: points.iter().map(|&(time, value)| number_point(time, value, Vec::new())).collect(),
+            data_points: points
+                .iter()
+                .map(|&(time, value)| number_point(time, value, Vec::new()))
+                .collect(),
         })),
         ..Default::default()
     }
@@ -588,7 +759,10 @@ pub fn counter_metric(name: &str, unit: &str, start: u64, points: &[(u64, f64)])
         data: Some(metric::Data::Sum(Sum {
             data_points: points
                 .iter()
-                .map(|&(time, value)| NumberDataPoint { start_time_unix_nano: start, ..number_point(time, value, Vec::new()) })
+                .map(|&(time, value)| NumberDataPoint {
+                    start_time_unix_nano: start,
+                    ..number_point(time, value, Vec::new())
+                })
                 .collect(),
             aggregation_temporality: AggregationTemporality::Cumulative as i32,
             is_monotonic: true,
@@ -601,7 +775,11 @@ pub fn metrics_request(service: &str, metrics: Vec<Metric>) -> ExportMetricsServ
     ExportMetricsServiceRequest {
         resource_metrics: vec![ResourceMetrics {
             resource: resource(service),
-            scope_metrics: vec![ScopeMetrics { scope: scope(), metrics, ..Default::default() }],
+            scope_metrics: vec![ScopeMetrics {
+                scope: scope(),
+                metrics,
+                ..Default::default()
+            }],
             ..Default::default()
         }],
     }
@@ -609,7 +787,10 @@ pub fn metrics_request(service: &str, metrics: Vec<Metric>) -> ExportMetricsServ
 
 /// `from=&to=` covering `[from, to]` in whole unix seconds (rounded outwards).
 pub fn time_window(from_nanos: u64, to_nanos: u64) -> Vec<(&'static str, String)> {
-    vec![("from", (from_nanos / SECOND).to_string()), ("to", to_nanos.div_ceil(SECOND).to_string())]
+    vec![
+        ("from", (from_nanos / SECOND).to_string()),
+        ("to", to_nanos.div_ceil(SECOND).to_string()),
+    ]
 }
 
 /// Joins owned and borrowed query pairs: `query_with(&[("service", "x")], &window)`.
@@ -642,7 +823,11 @@ impl Failures {
     /// Panics with every failure if there were any.
     pub fn finish(self, what: &str) {
         if !self.0.is_empty() {
-            panic!("{what}: {} failed check(s):\n- {}", self.0.len(), self.0.join("\n- "));
+            panic!(
+                "{what}: {} failed check(s):\n- {}",
+                self.0.len(),
+                self.0.join("\n- ")
+            );
         }
     }
 }
