@@ -127,6 +127,7 @@ impl Sender {
         assert!(
             answer
                 .partial_success
+                .as_ref()
                 .is_none_or(|partial| partial.rejected_spans == 0),
             "trace export {round}: {answer:?}"
         );
@@ -174,6 +175,7 @@ impl Sender {
         assert!(
             answer
                 .partial_success
+                .as_ref()
                 .is_none_or(|partial| partial.rejected_log_records == 0),
             "log export {round}: {answer:?}"
         );
@@ -210,6 +212,7 @@ impl Sender {
         assert!(
             answer
                 .partial_success
+                .as_ref()
                 .is_none_or(|partial| partial.rejected_data_points == 0),
             "metric export {round}: {answer:?}"
         );

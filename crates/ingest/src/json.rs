@@ -165,18 +165,17 @@ fn recover_number_points(
     if finding.odd_values.is_empty() {
         return;
     }
+    // The odd values are in point order: one pass over both.
+    let mut odd_values = finding.odd_values.iter().peekable();
     let mut point_index = 0;
     points.retain_mut(|point| {
         let index = point_index;
         point_index += 1;
+        while odd_values.next_if(|odd| odd.point_index < index).is_some() {}
         if point.value.is_some() {
             return true;
         }
-        let Some(odd) = finding
-            .odd_values
-            .iter()
-            .find(|odd| odd.point_index == index)
-        else {
+        let Some(odd) = odd_values.next_if(|odd| odd.point_index == index) else {
             // No value at all: `convert` rejects the point.
             return true;
         };

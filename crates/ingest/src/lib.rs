@@ -133,9 +133,9 @@ mod tests {
                     "/orders/{id}/items",
                     "/health",
                 ][(number % 4) as usize];
-                let status = if number % 50 == 0 {
+                let status = if number.is_multiple_of(50) {
                     503
-                } else if number % 10 == 0 {
+                } else if number.is_multiple_of(10) {
                     404
                 } else {
                     200
@@ -143,7 +143,11 @@ mod tests {
                 let mut attributes = vec![
                     text(
                         "http.request.method",
-                        if number % 3 == 0 { "POST" } else { "GET" },
+                        if number.is_multiple_of(3) {
+                            "POST"
+                        } else {
+                            "GET"
+                        },
                     ),
                     key_value(
                         "http.response.status_code",
@@ -280,7 +284,7 @@ mod tests {
             let _: ExportTraceServiceRequest = serde_json::from_slice(body).unwrap();
         }
         eprintln!(
-            "typed only: {:.0} spans/s",
+            "opentelemetry-proto serde alone, for reference: {:.0} spans/s",
             json_spans / started.elapsed().as_secs_f64()
         );
     }

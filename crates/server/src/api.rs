@@ -148,14 +148,9 @@ fn parse_trace_id(text: &str) -> Result<[u8; 16], ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("trace id `{text}` must be 32 hex digits")))
 }
 
-fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> impl Future<Output = Result<T, ApiError>> {
-    async move {
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|error| ApiError::Internal(error.to_string()))?
-    }
+/// Runs a store query off the async threads.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|error| ApiError::Internal(error.to_string()))?
 }
 
 #[derive(Debug, Deserialize)]

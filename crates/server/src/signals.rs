@@ -223,22 +223,28 @@ pub fn summarize_edges(rows: &[SignalRow]) -> Vec<Value> {
 
 /// Metric points grouped into series (service, attributes) and steps: per step the mean,
 /// minimum, maximum and last value of the points in it.
+/// The points of one series: its kind and unit, and its values per step start.
+struct MetricSteps {
+    kind: String,
+    unit: String,
+    steps: BTreeMap<u64, Vec<f64>>,
+}
+
 pub fn metric_series(rows: &[PointRow], range: TimeRange, step: Duration) -> Vec<Value> {
     let step_nanos = step.as_nanos() as u64;
-    let mut series: BTreeMap<(String, String), (String, String, BTreeMap<u64, Vec<f64>>)> =
-        BTreeMap::new();
+    let mut series: BTreeMap<(String, String), MetricSteps> = BTreeMap::new();
     for row in rows {
         let labels = row.attributes.to_string();
         let entry = series
             .entry((row.service.clone(), labels))
-            .or_insert_with(|| (row.kind.clone(), row.unit.clone(), BTreeMap::new()));
+            .or_insert_with(|| MetricSteps { kind: row.kind.clone(), unit: row.unit.clone(), steps: BTreeMap::new() });
         let step_start =
             range.from + (row.time_unix_nano.saturating_sub(range.from)) / step_nanos * step_nanos;
-        entry.2.entry(step_start).or_default().push(row.value);
+        entry.steps.entry(step_start).or_default().push(row.value);
     }
     series
         .into_iter()
-        .map(|((service, labels), (kind, unit, steps))| {
+        .map(|((service, labels), MetricSteps { kind, unit, steps })| {
             let points: Vec<Value> = steps
                 .into_iter()
                 .map(|(start, values)| {

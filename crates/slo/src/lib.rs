@@ -9,6 +9,7 @@ pub mod alert;
 pub mod budget;
 pub mod evaluate;
 pub mod series;
+pub mod spec;
 
 pub use alert::{AlertPolicy, BurnRule, Phase, RuleState, Severity, Transition, WindowBurn};
 pub use evaluate::{Evaluation, SloEvaluator};

@@ -617,7 +617,7 @@ impl EmbeddedStore {
             })
             .cloned()
             .collect();
-        segments.sort_by(|left, right| right.max_time.cmp(&left.max_time));
+        segments.sort_by_key(|segment| std::cmp::Reverse(segment.max_time));
         (batches, segments)
     }
 
@@ -797,7 +797,7 @@ impl Store for EmbeddedStore {
         if query.trace_id.is_some() {
             rows.sort_by_key(|row| row.start_time_unix_nano);
         } else {
-            rows.sort_by(|left, right| right.start_time_unix_nano.cmp(&left.start_time_unix_nano));
+            rows.sort_by_key(|row| std::cmp::Reverse(row.start_time_unix_nano));
         }
         Ok(rows)
     }
@@ -832,7 +832,7 @@ impl Store for EmbeddedStore {
             mask,
             tables::log_rows,
         )?;
-        rows.sort_by(|left, right| right.time_unix_nano.cmp(&left.time_unix_nano));
+        rows.sort_by_key(|row| std::cmp::Reverse(row.time_unix_nano));
         Ok(rows)
     }
 

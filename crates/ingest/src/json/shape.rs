@@ -525,42 +525,53 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-impl<'de> Deserialize<'de> for Peeked {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct PeekVisitor;
-        impl<'de> Visitor<'de> for PeekVisitor {
-            type Value = Peeked;
-            fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-                formatter.write_str("any value")
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Peeked, E> {
-                Ok(Peeked::Other("a boolean"))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Peeked, E> {
-                Ok(Peeked::Number)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Peeked, E> {
-                Ok(Peeked::Number)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Peeked, E> {
-                Ok(Peeked::Number)
-            }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<Peeked, E> {
-                Ok(Peeked::Text(text.to_owned()))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Peeked, E> {
-                Ok(Peeked::Other("null"))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut sequence: A) -> Result<Peeked, A::Error> {
-                while sequence.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Peeked::Other("an array"))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Peeked, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Peeked::Other("an object"))
-            }
+/// Reads any value as [`Peeked`]. A string holding an integer counts as a number when the
+/// field is an integer one: OTLP/JSON writes 64-bit integers as strings, and the decoder reads
+/// them, so the common case allocates nothing.
+struct PeekSeed {
+    integer_text_is_number: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for PeekSeed {
+    type Value = Peeked;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Peeked, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PeekSeed {
+    type Value = Peeked;
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("any value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Peeked, E> {
+        Ok(Peeked::Other("a boolean"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Peeked, E> {
+        Ok(Peeked::Number)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Peeked, E> {
+        Ok(Peeked::Number)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Peeked, E> {
+        Ok(Peeked::Number)
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Peeked, E> {
+        if self.integer_text_is_number && text.parse::<i64>().is_ok() {
+            return Ok(Peeked::Number);
         }
-        deserializer.deserialize_any(PeekVisitor)
+        Ok(Peeked::Text(text.to_owned()))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Peeked, E> {
+        Ok(Peeked::Other("null"))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut sequence: A) -> Result<Peeked, A::Error> {
+        while sequence.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Peeked::Other("an array"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Peeked, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Peeked::Other("an object"))
     }
 }
 
@@ -657,14 +668,18 @@ impl<'de> Visitor<'de> for ObjectWalker<'_> {
             match holds {
                 Holds::Scalar => match (role, name) {
                     (Role::MetricData, "aggregationTemporality") => {
-                        if let Peeked::Text(temporality) = map.next_value::<Peeked>()?
-                            && let Some(metric) = findings.metrics.last_mut()
+                        if let Peeked::Text(temporality) = map.next_value_seed(PeekSeed {
+                            integer_text_is_number: true,
+                        })? && let Some(metric) = findings.metrics.last_mut()
                         {
                             metric.temporality_name = Some(temporality);
                         }
                     }
                     (Role::NumberPoint, "asDouble" | "asInt") => {
-                        let given = map.next_value::<Peeked>()?;
+                        let integer_text_is_number = name == "asInt";
+                        let given = map.next_value_seed(PeekSeed {
+                            integer_text_is_number,
+                        })?;
                         if given != Peeked::Number
                             && let Some(metric) = findings.metrics.last_mut()
                         {
