@@ -8,8 +8,10 @@
 pub mod alert;
 pub mod budget;
 pub mod evaluate;
+pub mod indicator;
 pub mod series;
 pub mod spec;
+pub mod timeslice;
 
 pub use alert::{AlertPolicy, BurnRule, Phase, RuleState, Severity, Transition, WindowBurn};
 pub use evaluate::{Evaluation, SloEvaluator};
