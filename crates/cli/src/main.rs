@@ -48,6 +48,9 @@ struct ServeArgs {
     /// Query API and UI listen address [default: 127.0.0.1:8080]
     #[arg(long)]
     http_addr: Option<String>,
+    /// A directory of SLO YAML files to watch
+    #[arg(long)]
+    slo_dir: Option<PathBuf>,
 }
 
 fn init_logging() {
@@ -83,6 +86,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         otlp_grpc_addr: args.otlp_grpc_addr,
         otlp_http_addr: args.otlp_http_addr,
         http_addr: args.http_addr,
+        slo_dir: args.slo_dir,
     };
     let config = Config::load(args.config.as_deref(), &overrides)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -446,7 +446,7 @@ fn build_log_record(
             record.observed_time_unix_nano,
         )?;
     }
-    let body = match record.body.and_then(|body| body.value) {
+    let body = match record.body.and_then(|wrapped| wrapped.value) {
         None => String::new(),
         Some(any_value::Value::StringValue(text)) => text,
         Some(structured) => convert_value(structured).to_text(),

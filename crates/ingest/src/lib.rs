@@ -268,7 +268,7 @@ mod tests {
         let json_bodies: Vec<Vec<u8>> = (0..20)
             .map(|seed| serde_json::to_vec(&realistic_request(spans_per_request, seed)).unwrap())
             .collect();
-        let started = Instant::now();
+        let json_started = Instant::now();
         for body in &json_bodies {
             let (request, rejections) = decode_json(SignalType::Traces, body).unwrap();
             assert!(rejections.is_empty());
@@ -277,15 +277,15 @@ mod tests {
         let json_spans = (json_bodies.len() as u64 * spans_per_request) as f64;
         eprintln!(
             "otlp/json decode: {:.0} spans/s",
-            json_spans / started.elapsed().as_secs_f64()
+            json_spans / json_started.elapsed().as_secs_f64()
         );
-        let started = Instant::now();
+        let reference_started = Instant::now();
         for body in &json_bodies {
-            let _: ExportTraceServiceRequest = serde_json::from_slice(body).unwrap();
+            let _decoded: ExportTraceServiceRequest = serde_json::from_slice(body).unwrap();
         }
         eprintln!(
             "opentelemetry-proto serde alone, for reference: {:.0} spans/s",
-            json_spans / started.elapsed().as_secs_f64()
+            json_spans / reference_started.elapsed().as_secs_f64()
         );
     }
 }

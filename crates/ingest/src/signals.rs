@@ -86,20 +86,13 @@ impl OperationGuard {
         self.total_folded
     }
 
+    /// Called once per distinct key of a batch, not per span, so the key copies are cheap.
     fn known_operations(&mut self, environment: &str, service: &str) -> &mut KnownOperations {
-        // Looked up by `&str` first so that the common case allocates nothing.
-        if !self.environments.contains_key(environment) {
-            self.environments
-                .insert(environment.to_owned(), HashMap::new());
-        }
-        let services = self
-            .environments
-            .get_mut(environment)
-            .expect("inserted above");
-        if !services.contains_key(service) {
-            services.insert(service.to_owned(), KnownOperations::default());
-        }
-        services.get_mut(service).expect("inserted above")
+        self.environments
+            .entry(environment.to_owned())
+            .or_default()
+            .entry(service.to_owned())
+            .or_default()
     }
 
     fn count_folded(&mut self, service: &str, requests: u64) {
@@ -1079,5 +1072,109 @@ mod tests {
         let (deltas, _) = derive(&spans, 10);
         assert_eq!(deltas.len(), 1);
         assert_eq!(deltas.values().next().map(|stats| stats.requests), Some(2));
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A span drawn from a small vocabulary, so that keys collide and the guard folds.
+        fn arbitrary_span() -> impl Strategy<Value = Span> {
+            (
+                0..3usize,
+                0..6i32,
+                any::<bool>(),
+                any::<bool>(),
+                0..12u32,
+                prop_oneof![Just(200i64), Just(404), Just(429), Just(500), Just(503)],
+                0..3i32,
+                0..10_000_000_000u64,
+                0..5_000_000_000u64,
+            )
+                .prop_map(
+                    |(
+                        service,
+                        kind,
+                        has_parent,
+                        parent_is_remote,
+                        operation,
+                        status,
+                        status_code,
+                        offset,
+                        duration,
+                    )| {
+                        let services = ["checkout", "billing", "search"];
+                        let owner = resource(services[service]);
+                        let mut one = span(
+                            &owner,
+                            SpanKind::from_otlp(kind),
+                            &format!("op{operation}"),
+                            &[
+                                ("http.response.status_code", AttrValue::Int(status)),
+                                (
+                                    "server.address",
+                                    text_value(&format!("peer{}", operation % 4)),
+                                ),
+                            ],
+                        );
+                        one.parent_span_id = has_parent.then_some([3; 8]);
+                        one.parent_is_remote = parent_is_remote;
+                        one.status_code = StatusCode::from_otlp(status_code);
+                        one.start_unix_nano = START + offset;
+                        one.end_unix_nano = one.start_unix_nano + duration;
+                        one
+                    },
+                )
+        }
+
+        proptest! {
+            #[test]
+            fn every_request_is_counted_once_per_signal_it_gives(
+                spans in proptest::collection::vec(arbitrary_span(), 0..200),
+                limit in 0..8usize,
+                split in 0..200usize,
+            ) {
+                let mut guard = OperationGuard::new(limit);
+                let mut deltas = SignalDeltas::new();
+                let split_at = split.min(spans.len());
+                derive_signals(&spans[..split_at], &mut guard, &mut deltas);
+                derive_signals(&spans[split_at..], &mut guard, &mut deltas);
+
+                let expected_server = spans.iter().filter(|one| is_server(one)).count() as u64;
+                let expected_dependency = spans.iter().filter(|one| is_dependency(one)).count() as u64;
+                let expected_faults: u64 = spans
+                    .iter()
+                    .map(|one| (u64::from(is_server(one)) + u64::from(is_dependency(one))) * u64::from(outcome(one).0))
+                    .sum();
+                let mut server = 0;
+                let mut dependency = 0;
+                let mut faults = 0;
+                let mut operations: HashMap<(&str, SignalKind), HashSet<&str>> = HashMap::new();
+                for ((_, key), stats) in &deltas {
+                    prop_assert!(stats.faults + stats.errors <= stats.requests);
+                    prop_assert_eq!(stats.latency.count(), stats.requests);
+                    match key.kind {
+                        SignalKind::Server => server += stats.requests,
+                        SignalKind::Dependency => dependency += stats.requests,
+                    }
+                    faults += stats.faults;
+                    let name = match key.kind {
+                        SignalKind::Server => key.operation.as_str(),
+                        SignalKind::Dependency => key.remote_operation.as_str(),
+                    };
+                    operations.entry((key.service.as_str(), key.kind)).or_default().insert(name);
+                }
+                prop_assert_eq!(server, expected_server);
+                prop_assert_eq!(dependency, expected_dependency);
+                prop_assert_eq!(faults, expected_faults);
+                // At most `limit` admitted names per service and kind, plus `other`.
+                for ((service, kind), names) in &operations {
+                    prop_assert!(names.len() <= limit + 1, "{service} {kind:?}: {names:?}");
+                }
+                let folded: u64 = guard.folded().map(|(_, requests)| requests).sum();
+                prop_assert_eq!(folded, guard.total_folded());
+            }
+        }
     }
 }

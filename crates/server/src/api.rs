@@ -17,17 +17,28 @@ use serde_json::{Value, json};
 use sloscope_model::{SignalKind, TimeRange, parse_timestamp};
 use sloscope_store::{LogQuery, PointQuery, SignalFilter, SpanQuery, Store};
 
+use crate::alerts::NotifierSink;
 use crate::auth::Authenticator;
 use crate::config::Scope;
 use crate::error::ApiError;
 use crate::pipeline::Ingestor;
 use crate::signals::{self, Percentiles};
+use crate::slo_api;
+use crate::slos::SloEngine;
 
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Arc<dyn Store>,
     pub ingestor: Arc<Ingestor>,
     pub authenticator: Arc<Authenticator>,
+    pub slos: Arc<SloEngine>,
+    pub notifications: Arc<NotifierSink>,
+}
+
+impl axum::extract::FromRef<ApiState> for Arc<SloEngine> {
+    fn from_ref(state: &ApiState) -> Arc<SloEngine> {
+        state.slos.clone()
+    }
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -39,6 +50,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/spans", get(spans))
         .route("/api/v1/logs", get(logs))
         .route("/api/v1/metrics/{name}", get(metric))
+        .route("/api/v1/slos", get(slo_api::list))
+        .route("/api/v1/notifications", get(notification_channels))
+        .route("/api/v1/slos/{name}", get(slo_api::get))
+        .route("/api/v1/slos/{name}/backtest", get(slo_api::backtest))
         .route("/metrics", get(prometheus_metrics))
         .route_layer(middleware::from_fn_with_state(
             (state.authenticator.clone(), Scope::Read),
@@ -46,6 +61,10 @@ pub fn router(state: ApiState) -> Router {
         ));
     let admin = Router::new()
         .route("/api/v1/admin/flush", axum::routing::post(flush))
+        .route(
+            "/api/v1/slos/{name}",
+            axum::routing::put(slo_api::put).delete(slo_api::delete),
+        )
         .route_layer(middleware::from_fn_with_state(
             (state.authenticator.clone(), Scope::Admin),
             require_scope,
@@ -149,8 +168,12 @@ fn parse_trace_id(text: &str) -> Result<[u8; 16], ApiError> {
 }
 
 /// Runs a store query off the async threads.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work).await.map_err(|error| ApiError::Internal(error.to_string()))?
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| ApiError::Internal(error.to_string()))?
 }
 
 #[derive(Debug, Deserialize)]
@@ -414,6 +437,12 @@ async fn metric(
     ))
 }
 
+/// The notification channels, with their delivery counts; destinations show only the host.
+async fn notification_channels(State(state): State<ApiState>) -> Json<Value> {
+    let notifier = state.notifications.notifier();
+    Json(json!({ "channels": notifier.channel_summaries(), "stats": notifier.stats() }))
+}
+
 /// The server's own metrics in the Prometheus text format.
 async fn prometheus_metrics(State(state): State<ApiState>) -> Response {
     let stats = state.store.stats();
@@ -528,5 +557,43 @@ async fn prometheus_metrics(State(state): State<ApiState>) -> Response {
         "counter",
         &rows,
     );
+    let channels = state.notifications.notifier().stats();
+    let per_channel = |value: fn(&sloscope_notify::ChannelStats) -> u64| -> Vec<(String, u64)> {
+        channels
+            .iter()
+            .map(|stats| (format!("{{channel=\"{}\"}}", stats.channel), value(stats)))
+            .collect()
+    };
+    family(
+        "sloscope_notifications_sent_total",
+        "Notifications delivered.",
+        "counter",
+        &per_channel(|stats| stats.sent),
+    );
+    family(
+        "sloscope_notifications_failed_total",
+        "Notifications given up on after retries.",
+        "counter",
+        &per_channel(|stats| stats.failed),
+    );
+    family(
+        "sloscope_notifications_retried_total",
+        "Delivery attempts retried.",
+        "counter",
+        &per_channel(|stats| stats.retried),
+    );
+    family(
+        "sloscope_notifications_deduplicated_total",
+        "Notifications not sent again.",
+        "counter",
+        &per_channel(|stats| stats.deduplicated),
+    );
+    family(
+        "sloscope_notifications_dropped_total",
+        "Notifications dropped because a channel queue was full.",
+        "counter",
+        &per_channel(|stats| stats.dropped),
+    );
+    slo_api::prometheus(&state.slos, &mut text);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -39,6 +39,8 @@ struct RawConfig {
     ingest: RawIngest,
     storage: RawStorage,
     auth: RawAuth,
+    slo: RawSlo,
+    notify: sloscope_notify::NotifyConfig,
 }
 
 impl Default for RawConfig {
@@ -49,6 +51,8 @@ impl Default for RawConfig {
             ingest: RawIngest::default(),
             storage: RawStorage::default(),
             auth: RawAuth::default(),
+            slo: RawSlo::default(),
+            notify: sloscope_notify::NotifyConfig::default(),
         }
     }
 }
@@ -119,6 +123,23 @@ impl Default for RawStorage {
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSlo {
+    /// A directory of SLO YAML files, watched for changes (GitOps).
+    dir: Option<PathBuf>,
+    evaluation_interval_secs: u64,
+}
+
+impl Default for RawSlo {
+    fn default() -> Self {
+        RawSlo {
+            dir: None,
+            evaluation_interval_secs: 30,
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawAuth {
@@ -174,6 +195,9 @@ pub struct Config {
     pub max_in_flight_bytes: u64,
     pub store: StoreConfig,
     pub tokens: Vec<Token>,
+    pub slo_dir: Option<PathBuf>,
+    pub slo_interval: Duration,
+    pub notify: sloscope_notify::NotifySettings,
 }
 
 /// Command-line overrides; they win over the environment, which wins over the file.
@@ -183,6 +207,7 @@ pub struct Overrides {
     pub otlp_grpc_addr: Option<String>,
     pub otlp_http_addr: Option<String>,
     pub http_addr: Option<String>,
+    pub slo_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -229,6 +254,7 @@ impl Config {
                 "SLOSCOPE_OTLP_HTTP_ADDR" => raw.listen.otlp_http = value.clone(),
                 "SLOSCOPE_HTTP_ADDR" => raw.listen.http = value.clone(),
                 "SLOSCOPE_SYNC" => raw.storage.sync = value.clone(),
+                "SLOSCOPE_SLO_DIR" => raw.slo.dir = Some(PathBuf::from(value)),
                 "SLOSCOPE_STORAGE_BACKEND" => raw.storage.backend = value.clone(),
                 "SLOSCOPE_RETENTION_DAYS" => {
                     raw.storage.retention_days = value
@@ -250,6 +276,9 @@ impl Config {
         }
         if let Some(address) = &overrides.http_addr {
             raw.listen.http = address.clone();
+        }
+        if let Some(directory) = &overrides.slo_dir {
+            raw.slo.dir = Some(directory.clone());
         }
         raw.validate()
     }
@@ -332,6 +361,12 @@ impl RawConfig {
         if self.ingest.operation_limit == 0 {
             return Err(invalid("ingest.operation_limit", "must be at least 1"));
         }
+        if !(1..=3600).contains(&self.slo.evaluation_interval_secs) {
+            return Err(invalid(
+                "slo.evaluation_interval_secs",
+                "must be between 1 and 3600",
+            ));
+        }
         if self.storage.retention_days == 0 {
             return Err(invalid("storage.retention_days", "must be at least 1"));
         }
@@ -380,6 +415,14 @@ impl RawConfig {
             max_in_flight_bytes: self.ingest.max_in_flight_bytes,
             store,
             tokens,
+            slo_dir: self.slo.dir,
+            slo_interval: Duration::from_secs(self.slo.evaluation_interval_secs),
+            notify: self.notify.validate().map_err(|error| match error {
+                sloscope_notify::NotifyError::Invalid { setting, reason } => {
+                    ConfigError::Invalid { setting, reason }
+                }
+                other => invalid("notify", other.to_string()),
+            })?,
         })
     }
 }

@@ -3,6 +3,7 @@
 //! listeners until shutdown. Decoding and derivation are `sloscope-ingest`'s, persistence is
 //! `sloscope-store`'s; this crate only moves data between them and speaks the protocols.
 
+mod alerts;
 mod api;
 mod auth;
 pub mod config;
@@ -11,6 +12,8 @@ mod otlp_grpc;
 mod otlp_http;
 mod pipeline;
 mod signals;
+mod slo_api;
+pub mod slos;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -161,10 +164,31 @@ pub async fn serve(
     );
     let http = axum::serve(http_listener, otlp_http_app)
         .with_graceful_shutdown(stopped(stop_receiver.clone()));
+    let notifier =
+        sloscope_notify::Notifier::start(&config.notify).map_err(|error| ServeError::Server {
+            what: "notifier",
+            message: error.to_string(),
+        })?;
+    let external_url = config
+        .notify
+        .external_url()
+        .map(str::to_owned)
+        .or_else(|| Some(format!("http://{}", bound.http)));
+    let notifier_sink = Arc::new(alerts::NotifierSink::new(notifier, external_url));
+    let sinks = alerts::Sinks(vec![Arc::new(slos::LogSink), notifier_sink.clone()]);
+    let slos = Arc::new(slos::SloEngine::new(
+        shared_store.clone(),
+        &config.store.data_dir,
+        config.slo_dir.clone(),
+        Some(Arc::new(sinks)),
+    ));
+    slos.clone().spawn(config.slo_interval);
     let api_app = api::router(api::ApiState {
         store: shared_store,
         ingestor,
         authenticator,
+        slos,
+        notifications: notifier_sink,
     });
     let api = axum::serve(api_listener, api_app).with_graceful_shutdown(stopped(stop_receiver));
 

@@ -237,7 +237,11 @@ pub fn metric_series(rows: &[PointRow], range: TimeRange, step: Duration) -> Vec
         let labels = row.attributes.to_string();
         let entry = series
             .entry((row.service.clone(), labels))
-            .or_insert_with(|| MetricSteps { kind: row.kind.clone(), unit: row.unit.clone(), steps: BTreeMap::new() });
+            .or_insert_with(|| MetricSteps {
+                kind: row.kind.clone(),
+                unit: row.unit.clone(),
+                steps: BTreeMap::new(),
+            });
         let step_start =
             range.from + (row.time_unix_nano.saturating_sub(range.from)) / step_nanos * step_nanos;
         entry.steps.entry(step_start).or_default().push(row.value);

@@ -126,9 +126,13 @@ impl SloEvaluator {
         let recent = self
             .series
             .sum(now_minute - self.policy.no_data_minutes + 1, now_minute + 1);
-        verdicts.push(budget_remaining.is_some_and(|remaining| remaining <= 0.0));
-        verdicts
-            .push(budget_remaining.is_some_and(|remaining| remaining < self.policy.budget_warning));
+        // Budget rules need enough events too: three failures of a quiet first hour are no news.
+        let budget_known = period.total >= self.policy.min_events;
+        verdicts.push(budget_known && budget_remaining.is_some_and(|remaining| remaining <= 0.0));
+        verdicts.push(
+            budget_known
+                && budget_remaining.is_some_and(|remaining| remaining < self.policy.budget_warning),
+        );
         verdicts.push(recent.total == 0);
         windows.sort_by_key(|window| window.minutes);
 

@@ -11,16 +11,28 @@ use crate::spec::{Indicator, Scope, SloSpec};
 
 /// Whether a signal key belongs to the SLO's scope.
 pub fn covers(spec: &SloSpec, key: &SignalKey) -> bool {
-    if key.service != spec.service || spec.environment.as_ref().is_some_and(|environment| *environment != key.environment) {
+    if key.service != spec.service
+        || spec
+            .environment
+            .as_ref()
+            .is_some_and(|environment| *environment != key.environment)
+    {
         return false;
     }
     match &spec.scope {
         Scope::Service => key.kind == SignalKind::Server,
-        Scope::Operation { operation } => key.kind == SignalKind::Server && key.operation == *operation,
-        Scope::Dependency { remote_service, remote_operation } => {
+        Scope::Operation { operation } => {
+            key.kind == SignalKind::Server && key.operation == *operation
+        }
+        Scope::Dependency {
+            remote_service,
+            remote_operation,
+        } => {
             key.kind == SignalKind::Dependency
                 && key.remote_service == *remote_service
-                && remote_operation.as_ref().is_none_or(|operation| *operation == key.remote_operation)
+                && remote_operation
+                    .as_ref()
+                    .is_none_or(|operation| *operation == key.remote_operation)
         }
     }
 }
@@ -29,15 +41,27 @@ pub fn covers(spec: &SloSpec, key: &SignalKey) -> bool {
 pub fn events_of(indicator: &Indicator, stats: &SignalStats) -> Option<Events> {
     let good = match indicator {
         Indicator::Availability => stats.requests - stats.faults,
-        Indicator::ErrorRate => stats.requests - stats.faults.saturating_add(stats.errors).min(stats.requests),
-        Indicator::Latency { threshold_ms } => stats.latency.count_at_most(*threshold_ms).min(stats.requests),
+        Indicator::ErrorRate => {
+            stats.requests
+                - stats
+                    .faults
+                    .saturating_add(stats.errors)
+                    .min(stats.requests)
+        }
+        Indicator::Latency { threshold_ms } => stats
+            .latency
+            .count_at_most(*threshold_ms)
+            .min(stats.requests),
         Indicator::MetricRatio { .. } => return None,
     };
     Some(Events::new(good, stats.requests))
 }
 
 /// Events per minute of the SLO from signal rows `(minute, key, stats)`.
-pub fn minute_events<'a>(spec: &SloSpec, rows: impl IntoIterator<Item = (i64, &'a SignalKey, &'a SignalStats)>) -> BTreeMap<i64, Events> {
+pub fn minute_events<'a>(
+    spec: &SloSpec,
+    rows: impl IntoIterator<Item = (i64, &'a SignalKey, &'a SignalStats)>,
+) -> BTreeMap<i64, Events> {
     let mut minutes: BTreeMap<i64, Events> = BTreeMap::new();
     for (minute, key, stats) in rows {
         if !covers(spec, key) {
@@ -94,19 +118,52 @@ mod tests {
         }
         stats.record(20.0, true, false);
         stats.record(30.0, false, true);
-        assert_eq!(events_of(&Indicator::Availability, &stats), Some(Events::new(6, 7)));
-        assert_eq!(events_of(&Indicator::ErrorRate, &stats), Some(Events::new(5, 7)));
-        assert_eq!(events_of(&Indicator::Latency { threshold_ms: 200.0 }, &stats), Some(Events::new(5, 7)));
+        assert_eq!(
+            events_of(&Indicator::Availability, &stats),
+            Some(Events::new(6, 7))
+        );
+        assert_eq!(
+            events_of(&Indicator::ErrorRate, &stats),
+            Some(Events::new(5, 7))
+        );
+        assert_eq!(
+            events_of(
+                &Indicator::Latency {
+                    threshold_ms: 200.0
+                },
+                &stats
+            ),
+            Some(Events::new(5, 7))
+        );
     }
 
     #[test]
     fn scopes_pick_their_keys() {
         let server = key(SignalKind::Server, "GET /customers/{id}", "");
         let other = key(SignalKind::Server, "POST /customers", "");
-        let database = key(SignalKind::Dependency, "GET /customers/{id}", "postgresql:shop");
-        let by_operation = spec(Scope::Operation { operation: "GET /customers/{id}".into() }, Indicator::Availability);
-        assert!(covers(&by_operation, &server) && !covers(&by_operation, &other) && !covers(&by_operation, &database));
-        let by_dependency = spec(Scope::Dependency { remote_service: "postgresql:shop".into(), remote_operation: None }, Indicator::Availability);
+        let database = key(
+            SignalKind::Dependency,
+            "GET /customers/{id}",
+            "postgresql:shop",
+        );
+        let by_operation = spec(
+            Scope::Operation {
+                operation: "GET /customers/{id}".into(),
+            },
+            Indicator::Availability,
+        );
+        assert!(
+            covers(&by_operation, &server)
+                && !covers(&by_operation, &other)
+                && !covers(&by_operation, &database)
+        );
+        let by_dependency = spec(
+            Scope::Dependency {
+                remote_service: "postgresql:shop".into(),
+                remote_operation: None,
+            },
+            Indicator::Availability,
+        );
         assert!(covers(&by_dependency, &database) && !covers(&by_dependency, &server));
         let whole = spec(Scope::Service, Indicator::Availability);
         assert!(covers(&whole, &server) && covers(&whole, &other) && !covers(&whole, &database));

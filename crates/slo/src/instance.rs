@@ -30,12 +30,25 @@ pub struct SloInstance {
 
 impl SloInstance {
     pub fn new(spec: SloSpec) -> SloInstance {
-        let evaluator = SloEvaluator::new(spec.objective, spec.window.period_minutes(), spec.alerting.clone());
+        let evaluator = SloEvaluator::new(
+            spec.objective,
+            spec.window.period_minutes(),
+            spec.alerting.clone(),
+        );
         let slicer = match spec.budgeting {
             Budgeting::Occurrences => None,
-            Budgeting::Timeslices { slice_minutes, slice_target } => Some(Slicer::new(i64::from(slice_minutes), slice_target)),
+            Budgeting::Timeslices {
+                slice_minutes,
+                slice_target,
+            } => Some(Slicer::new(i64::from(slice_minutes), slice_target)),
         };
-        SloInstance { spec, evaluator, slicer, recent: BTreeMap::new(), final_before: i64::MIN }
+        SloInstance {
+            spec,
+            evaluator,
+            slicer,
+            recent: BTreeMap::new(),
+            final_before: i64::MIN,
+        }
     }
 
     pub fn spec(&self) -> &SloSpec {
@@ -60,8 +73,12 @@ impl SloInstance {
             }
             let seen = self.recent.get(&minute).copied().unwrap_or_default();
             if self.slicer.is_none() && events.total > seen.total {
-                let good = events.good.saturating_sub(seen.good).min(events.total - seen.total);
-                self.evaluator.record(minute, Events::new(good, events.total - seen.total));
+                let good = events
+                    .good
+                    .saturating_sub(seen.good)
+                    .min(events.total - seen.total);
+                self.evaluator
+                    .record(minute, Events::new(good, events.total - seen.total));
             }
             self.recent.insert(minute, events);
         }
@@ -93,7 +110,9 @@ impl SloInstance {
             CalendarUnit::Month => day_start.first_of_month().ok()?.start_of_day().ok()?,
             CalendarUnit::Week => {
                 let days_since_monday = i64::from(day_start.weekday().to_monday_zero_offset());
-                day_start.checked_sub(jiff::Span::new().days(days_since_monday)).ok()?
+                day_start
+                    .checked_sub(jiff::Span::new().days(days_since_monday))
+                    .ok()?
             }
         };
         Some(start.timestamp().as_second().div_euclid(60))
@@ -132,9 +151,21 @@ mod tests {
     fn growing_minutes_are_recorded_once() {
         let mut slo = SloInstance::new(spec(Budgeting::Occurrences, Window::Rolling { days: 30 }));
         let now_minute = 1_000_000;
-        slo.observe(&BTreeMap::from([(now_minute, Events::new(5, 10))]), now_minute);
-        slo.observe(&BTreeMap::from([(now_minute, Events::new(8, 20))]), now_minute);
-        slo.observe(&BTreeMap::from([(now_minute, Events::new(8, 20)), (now_minute + 1, Events::new(1, 1))]), now_minute + 1);
+        slo.observe(
+            &BTreeMap::from([(now_minute, Events::new(5, 10))]),
+            now_minute,
+        );
+        slo.observe(
+            &BTreeMap::from([(now_minute, Events::new(8, 20))]),
+            now_minute,
+        );
+        slo.observe(
+            &BTreeMap::from([
+                (now_minute, Events::new(8, 20)),
+                (now_minute + 1, Events::new(1, 1)),
+            ]),
+            now_minute + 1,
+        );
         let evaluation = slo.evaluate((now_minute + 1) * 60 + 30);
         assert_eq!((evaluation.period_good, evaluation.period_total), (9, 21));
     }
@@ -142,18 +173,41 @@ mod tests {
     #[test]
     fn excluded_minutes_do_not_count() {
         let mut with_exclusion = spec(Budgeting::Occurrences, Window::Rolling { days: 30 });
-        with_exclusion.exclusions = vec![Exclusion::Once { from: 100 * 60, to: 102 * 60, reason: "maintenance".into() }];
+        with_exclusion.exclusions = vec![Exclusion::Once {
+            from: 100 * 60,
+            to: 102 * 60,
+            reason: "maintenance".into(),
+        }];
         let mut slo = SloInstance::new(with_exclusion);
-        let minutes: BTreeMap<i64, Events> = (98..104).map(|minute| (minute, Events::new(0, 10))).collect();
+        let minutes: BTreeMap<i64, Events> = (98..104)
+            .map(|minute| (minute, Events::new(0, 10)))
+            .collect();
         slo.observe(&minutes, 200);
         assert_eq!(slo.evaluate(200 * 60).period_total, 40);
     }
 
     #[test]
     fn timeslices_count_slices() {
-        let mut slo = SloInstance::new(spec(Budgeting::Timeslices { slice_minutes: 5, slice_target: 0.9 }, Window::Rolling { days: 30 }));
+        let mut slo = SloInstance::new(spec(
+            Budgeting::Timeslices {
+                slice_minutes: 5,
+                slice_target: 0.9,
+            },
+            Window::Rolling { days: 30 },
+        ));
         // Ten minutes: the first slice is healthy, the second has one terrible minute.
-        let minutes: BTreeMap<i64, Events> = (0..10).map(|minute| (minute, if minute == 7 { Events::new(0, 10) } else { Events::new(10, 10) })).collect();
+        let minutes: BTreeMap<i64, Events> = (0..10)
+            .map(|minute| {
+                (
+                    minute,
+                    if minute == 7 {
+                        Events::new(0, 10)
+                    } else {
+                        Events::new(10, 10)
+                    },
+                )
+            })
+            .collect();
         slo.observe(&minutes, 100);
         let evaluation = slo.evaluate(100 * 60);
         assert_eq!((evaluation.period_good, evaluation.period_total), (1, 2));
@@ -163,7 +217,10 @@ mod tests {
     fn calendar_months_start_at_local_midnight() {
         let slo = SloInstance::new(spec(
             Budgeting::Occurrences,
-            Window::Calendar { unit: CalendarUnit::Month, timezone: "Europe/Berlin".into() },
+            Window::Calendar {
+                unit: CalendarUnit::Month,
+                timezone: "Europe/Berlin".into(),
+            },
         ));
         // 2026-11-21T12:00:00Z: the month began 2026-10-31T23:00:00Z in Berlin.
         let now = 1_795_262_400;

@@ -18,7 +18,10 @@ pub enum Scope {
     Operation { operation: String },
     /// The calls of the service to one dependency (`postgresql:shop`), optionally one of its
     /// operations.
-    Dependency { remote_service: String, remote_operation: Option<String> },
+    Dependency {
+        remote_service: String,
+        remote_operation: Option<String>,
+    },
 }
 
 /// Which events are good.
@@ -32,7 +35,11 @@ pub enum Indicator {
     /// Good: requests without an error or a fault (4xx or 5xx).
     ErrorRate,
     /// Good/total or bad/total from two queries over stored metrics.
-    MetricRatio { numerator: MetricQuery, denominator: MetricQuery, numerator_is: RatioKind },
+    MetricRatio {
+        numerator: MetricQuery,
+        denominator: MetricQuery,
+        numerator_is: RatioKind,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,9 +60,14 @@ pub struct MetricQuery {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum Window {
-    Rolling { days: u32 },
+    Rolling {
+        days: u32,
+    },
     /// From the start of the current calendar week (Monday) or month, in `timezone` (IANA name).
-    Calendar { unit: CalendarUnit, timezone: String },
+    Calendar {
+        unit: CalendarUnit,
+        timezone: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,7 +84,10 @@ pub enum Budgeting {
     Occurrences,
     /// Period-based: a slice of `slice_minutes` (1-15) is good when its own good ratio is at
     /// least `slice_target`; the objective is over slices.
-    Timeslices { slice_minutes: u32, slice_target: f64 },
+    Timeslices {
+        slice_minutes: u32,
+        slice_target: f64,
+    },
 }
 
 /// A period that does not count against the budget.
@@ -83,7 +98,11 @@ pub enum Exclusion {
     Once { from: i64, to: i64, reason: String },
     /// Every time the cron expression (5 fields, minute hour day-of-month month day-of-week, in
     /// UTC) matches, for `duration_minutes`.
-    Recurring { cron: String, duration_minutes: u32, reason: String },
+    Recurring {
+        cron: String,
+        duration_minutes: u32,
+        reason: String,
+    },
 }
 
 /// A validated SLO.
@@ -110,8 +129,14 @@ impl Window {
     pub fn period_minutes(&self) -> i64 {
         match self {
             Window::Rolling { days } => i64::from(*days) * 24 * 60,
-            Window::Calendar { unit: CalendarUnit::Week, .. } => 7 * 24 * 60,
-            Window::Calendar { unit: CalendarUnit::Month, .. } => 30 * 24 * 60,
+            Window::Calendar {
+                unit: CalendarUnit::Week,
+                ..
+            } => 7 * 24 * 60,
+            Window::Calendar {
+                unit: CalendarUnit::Month,
+                ..
+            } => 30 * 24 * 60,
         }
     }
 }

@@ -14,8 +14,15 @@ pub struct Slicer {
 
 impl Slicer {
     pub fn new(slice_minutes: i64, target: f64) -> Slicer {
-        debug_assert!((1..=15).contains(&slice_minutes), "slices are 1 to 15 minutes");
-        Slicer { slice_minutes, target, current: None }
+        debug_assert!(
+            (1..=15).contains(&slice_minutes),
+            "slices are 1 to 15 minutes"
+        );
+        Slicer {
+            slice_minutes,
+            target,
+            current: None,
+        }
     }
 
     fn slice_of(&self, minute: i64) -> i64 {
@@ -34,7 +41,10 @@ impl Slicer {
         let slice = self.slice_of(minute);
         match self.current {
             Some((current_slice, sum)) if current_slice == slice => {
-                self.current = Some((slice, Events::new(sum.good + events.good, sum.total + events.total)));
+                self.current = Some((
+                    slice,
+                    Events::new(sum.good + events.good, sum.total + events.total),
+                ));
                 None
             }
             Some((current_slice, sum)) => {

@@ -710,12 +710,18 @@ fn print_table(report: &Value) {
         );
         let _ = writeln!(
             out,
-            "  after a restart: first {} ms, median {} ms; loaded at {} spans/s wall, {} bytes per span in segments; answer total {}",
+            "  answer: {} requests of {} traces sent, p99 {} ms; after a restart: first query {} ms, median {} ms",
+            query["total"]["requests"],
+            query["traces_loaded"],
+            query["total"]["latency_ms"]["p99"],
             query["after_restart_first_ms"],
             query["after_restart_median_ms"],
-            query["load_spans_per_wall_second"],
+        );
+        let _ = writeln!(
+            out,
+            "  loaded at {} spans/s wall; {} bytes per span in span segments",
+            thousands(query["load_spans_per_wall_second"].as_f64().unwrap_or(0.0)),
             query["bytes_per_span_on_disk"],
-            query["total"]
         );
     }
 }

@@ -161,7 +161,7 @@ const PRODUCT_BY_ID: Query = Query {
     namespace: "catalog",
     operation: "SELECT",
     collection: "products",
-    text: "SELECT id, name, price, currency, stock FROM products WHERE id = $1",
+    text: "SELECT p.id, p.name, p.price, p.currency, p.stock, p.updated_at FROM products p WHERE p.id = $1",
     server: "postgres-catalog.db.svc.cluster.local",
     port: 5432,
     median_ms: 1.8,
@@ -171,7 +171,7 @@ const PRODUCT_LIST: Query = Query {
     namespace: "catalog",
     operation: "SELECT",
     collection: "products",
-    text: "SELECT id, name, price FROM products WHERE category = $1 LIMIT 50",
+    text: "SELECT id, name, price, currency FROM products WHERE category_id = $1 ORDER BY rank LIMIT 50",
     server: "postgres-catalog.db.svc.cluster.local",
     port: 5432,
     median_ms: 4.0,
@@ -201,7 +201,7 @@ const STOCK_BY_SKU: Query = Query {
     namespace: "inventory",
     operation: "SELECT",
     collection: "stock",
-    text: "SELECT sku, warehouse, quantity FROM stock WHERE sku = $1",
+    text: "SELECT sku, warehouse_id, quantity, reserved FROM stock WHERE sku = $1 AND warehouse_id = $2",
     server: "postgres-inventory.db.svc.cluster.local",
     port: 5432,
     median_ms: 1.5,
@@ -231,7 +231,7 @@ const ORDER_BY_ID: Query = Query {
     namespace: "orders",
     operation: "SELECT",
     collection: "orders",
-    text: "SELECT id, status, total, created_at FROM orders WHERE id = $1",
+    text: "SELECT id, customer_id, status, total, currency, created_at FROM orders WHERE id = $1",
     server: "postgres-orders.db.svc.cluster.local",
     port: 5432,
     median_ms: 1.6,
@@ -241,7 +241,7 @@ const ORDER_UPDATE: Query = Query {
     namespace: "orders",
     operation: "UPDATE",
     collection: "orders",
-    text: "UPDATE orders SET status = 'confirmed' WHERE id = $1",
+    text: "UPDATE orders SET status = 'confirmed', updated_at = now() WHERE id = $1",
     server: "postgres-orders.db.svc.cluster.local",
     port: 5432,
     median_ms: 2.0,
@@ -512,6 +512,18 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+fn uuid(bytes: &[u8; 16]) -> String {
+    let digits = hex(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &digits[..8],
+        &digits[8..12],
+        &digits[12..16],
+        &digits[16..20],
+        &digits[20..]
+    )
+}
+
 fn ip_address(random: &mut Random) -> String {
     format!("10.42.{}.{}", random.below(16), 2 + random.below(250))
 }
@@ -770,7 +782,7 @@ impl Workload {
         }
         let end = cursor + self.duration(endpoint.self_median_ms, 0.9);
         let status_code: i64 =
-            if (downstream_failed && self.random.chance(0.6)) || self.random.chance(0.008) {
+            if (downstream_failed && self.random.chance(0.3)) || self.random.chance(0.018) {
                 *self.random.pick(&[500, 500, 502, 503])
             } else if self.random.chance(0.03) {
                 *self.random.pick(&[400, 404, 404, 409])
@@ -883,8 +895,13 @@ impl Workload {
         } else {
             200
         };
+        let query = if endpoint.method == "GET" {
+            "?currency=EUR&locale=en-GB"
+        } else {
+            ""
+        };
         let url = format!(
-            "http://{}:{}{}",
+            "http://{}:{}{}{query}",
             callee_service.name,
             callee_service.port,
             fill_route(&mut self.random, endpoint.route)
@@ -938,7 +955,7 @@ impl Workload {
     ) -> Outcome {
         let span_id: [u8; 8] = self.random.id();
         let end = start + self.duration(median_ms, 0.6);
-        let failed = self.random.chance(0.01);
+        let failed = self.random.chance(0.02);
         let status_code: i64 = if failed { 502 } else { 200 };
         let peer_address = format!(
             "34.{}.{}.{}",
@@ -985,7 +1002,7 @@ impl Workload {
     ) -> Outcome {
         let span_id: [u8; 8] = self.random.id();
         let end = start + self.duration(query.median_ms, 0.9);
-        let failed = self.random.chance(0.004);
+        let failed = self.random.chance(0.01);
         let returned_rows = if query.operation == "SELECT" {
             1 + self.random.below(50) as i64
         } else {
@@ -1040,7 +1057,7 @@ impl Workload {
         let service = &SERVICES[service_index];
         let span_id: [u8; 8] = self.random.id();
         let end = start + self.duration(median_ms, 0.7);
-        let request_id = hex(&self.random.id::<8>());
+        let request_id = uuid(&self.random.id::<16>());
         let mut span = self.base_span(
             out,
             span_id,
@@ -1065,7 +1082,10 @@ impl Workload {
             ),
             integer("code.line.number", 20 + self.random.below(400) as i64),
             integer("thread.id", 1 + self.random.below(64) as i64),
-            text("thread.name", format!("worker-{}", self.random.below(16))),
+            text(
+                "thread.name",
+                format!("http-nio-8080-exec-{}", self.random.below(16)),
+            ),
             text(
                 "app.tenant.id",
                 format!("tenant-{:04}", self.random.below(500)),

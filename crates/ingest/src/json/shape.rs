@@ -823,7 +823,7 @@ mod tests {
     fn metric_findings_follow_document_order() {
         let body = r#"{"resourceMetrics": [{"scopeMetrics": [{"metrics": [
             {"name": "a", "sum": {"aggregationTemporality": "AGGREGATION_TEMPORALITY_DELTA", "dataPoints": [{}, {}]}},
-            {"name": "b", "gauge": {"dataPoints": [{"asDouble": 1}, {"exemplars": [{"asDouble": "NaN"}, {}], "attributes": [{"key": "k"}, {"key": "l"}, {"key": "m"}], "asDouble": "NaN"}, {"asInt": null}]}}
+            {"name": "b", "gauge": {"dataPoints": [{"asDouble": 1}, {"exemplars": [{"asDouble": "NaN"}, {}], "attributes": [{"key": "k"}, {"key": "l"}, {"key": "m"}], "asDouble": "NaN"}, {"asInt": null}, {"asInt": "7"}, {"asInt": 8}]}}
         ]}, {"metrics": [{"name": "c"}]}]}]}"#;
         let findings = match survey(SignalType::Metrics, body.as_bytes()) {
             Ok(findings) => findings,
@@ -837,7 +837,7 @@ mod tests {
             Some("AGGREGATION_TEMPORALITY_DELTA")
         );
         let second = &findings.metrics[1];
-        assert_eq!((second.data_key, second.data_points), (Some("gauge"), 3));
+        assert_eq!((second.data_key, second.data_points), (Some("gauge"), 5));
         assert_eq!(second.odd_values.len(), 2, "{:?}", second.odd_values);
         assert_eq!(
             (second.odd_values[0].point_index, second.odd_values[0].key),
