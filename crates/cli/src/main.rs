@@ -4,6 +4,7 @@
 #![allow(clippy::print_stdout)]
 
 mod bench;
+mod slo;
 
 use std::path::PathBuf;
 
@@ -26,6 +27,9 @@ struct Cli {
 enum Command {
     /// Run the server: OTLP receivers, store and query API.
     Serve(ServeArgs),
+    /// Service level objectives: validate, import, list, status, backtest.
+    #[command(subcommand)]
+    Slo(slo::SloCommand),
     /// Measure sloscope (and its peers, in the same run).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -112,11 +116,20 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     init_logging();
     let cli = Cli::parse();
-    match cli.command {
+    let outcome = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Bench(command) => bench::run(command),
+        Command::Slo(command) => slo::run(command),
+    };
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // `{:#}` prints the chain of causes on one line, without a backtrace.
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }

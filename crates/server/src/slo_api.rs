@@ -184,93 +184,111 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// One metric family of the exposition: its samples as (labels, value).
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    samples: Vec<(String, f64)>,
+}
+
+impl Family {
+    fn new(name: &'static str, help: &'static str) -> Family {
+        Family {
+            name,
+            help,
+            samples: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, labels: String, value: f64) {
+        self.samples.push((labels, value));
+    }
+
+    fn write(&self, text: &mut String) {
+        let _ = writeln!(
+            text,
+            "# HELP {} {}\n# TYPE {} gauge",
+            self.name, self.help, self.name
+        );
+        for (labels, value) in &self.samples {
+            let _ = writeln!(text, "{}{{{labels}}} {value}", self.name);
+        }
+    }
+}
+
 /// SLO series in the Prometheus text format, appended to the server's own metrics.
 pub fn prometheus(engine: &SloEngine, text: &mut String) {
-    let entries = engine.list();
-    let mut families: Vec<(&str, &str, Vec<(String, f64)>)> = vec![
-        ("slo:objective:ratio", "The SLO's objective.", Vec::new()),
-        (
-            "slo:error_budget:ratio",
-            "The error budget: 1 - objective.",
-            Vec::new(),
-        ),
-        (
-            "slo:period_error_budget_remaining:ratio",
-            "Share of the period's error budget left (negative when overspent).",
-            Vec::new(),
-        ),
-        (
-            "slo:sli_error:ratio_rate_period",
-            "Error ratio over the SLO period.",
-            Vec::new(),
-        ),
-        (
-            "slo:attainment:ratio",
-            "Good events over all events in the SLO period.",
-            Vec::new(),
-        ),
-        (
-            "slo:sli_error:ratio",
-            "Error ratio over each alert window (label sloth_window).",
-            Vec::new(),
-        ),
-        (
-            "slo:current_burn_rate:ratio",
-            "Burn rate over the last hour.",
-            Vec::new(),
-        ),
-        (
-            "slo:burn_rate:ratio",
-            "Burn rate over each alert window (label sloth_window).",
-            Vec::new(),
-        ),
-        (
-            "slo:exhaustion_forecast:seconds",
-            "Seconds until the budget is gone at the current burn rate.",
-            Vec::new(),
-        ),
-        (
-            "sloscope_slo_alert_state",
-            "Alert rule state: 0 inactive, 1 pending, 2 firing, 3 resolved.",
-            Vec::new(),
-        ),
-    ];
-    for (spec, _, evaluation) in &entries {
+    let mut objective = Family::new("slo:objective:ratio", "The SLO's objective.");
+    let mut error_budget =
+        Family::new("slo:error_budget:ratio", "The error budget: 1 - objective.");
+    let mut budget_remaining = Family::new(
+        "slo:period_error_budget_remaining:ratio",
+        "Share of the period's error budget left (negative when overspent).",
+    );
+    let mut period_error = Family::new(
+        "slo:sli_error:ratio_rate_period",
+        "Error ratio over the SLO period.",
+    );
+    let mut attainment = Family::new(
+        "slo:attainment:ratio",
+        "Good events over all events in the SLO period.",
+    );
+    let mut window_error = Family::new(
+        "slo:sli_error:ratio",
+        "Error ratio over each alert window (label sloth_window).",
+    );
+    let mut current_burn = Family::new(
+        "slo:current_burn_rate:ratio",
+        "Burn rate over the last hour.",
+    );
+    let mut window_burn = Family::new(
+        "slo:burn_rate:ratio",
+        "Burn rate over each alert window (label sloth_window).",
+    );
+    let mut forecast = Family::new(
+        "slo:exhaustion_forecast:seconds",
+        "Seconds until the budget is gone at the current burn rate.",
+    );
+    let mut alert_state = Family::new(
+        "sloscope_slo_alert_state",
+        "Alert rule state: 0 inactive, 1 pending, 2 firing, 3 resolved.",
+    );
+    for (spec, _, evaluation) in engine.list() {
         let base = format!(
             "sloth_id=\"{}\",sloth_service=\"{}\",sloth_slo=\"{}\"",
             escape(&format!("{}-{}", spec.service, spec.name)),
             escape(&spec.service),
             escape(&spec.name)
         );
-        families[0].2.push((base.clone(), spec.objective));
-        families[1].2.push((base.clone(), 1.0 - spec.objective));
+        objective.add(base.clone(), spec.objective);
+        error_budget.add(base.clone(), 1.0 - spec.objective);
         let Some(evaluation) = evaluation else {
             continue;
         };
         if let Some(remaining) = evaluation.budget_remaining {
-            families[2].2.push((base.clone(), remaining));
+            budget_remaining.add(base.clone(), remaining);
         }
-        if let Some(attainment) = evaluation.attainment {
-            families[3].2.push((base.clone(), 1.0 - attainment));
-            families[4].2.push((base.clone(), attainment));
+        if let Some(ratio) = evaluation.attainment {
+            period_error.add(base.clone(), 1.0 - ratio);
+            attainment.add(base.clone(), ratio);
         }
         for window in &evaluation.windows {
             let labels = format!("{base},sloth_window=\"{}\"", window.window);
             if window.total > 0 {
-                families[5].2.push((
+                window_error.add(
                     labels.clone(),
                     (window.total - window.good) as f64 / window.total as f64,
-                ));
+                );
             }
             if let Some(rate) = window.burn_rate {
-                families[7].2.push((labels, rate));
+                window_burn.add(labels, rate);
             }
         }
         if let Some(rate) = evaluation.current_burn_rate {
-            families[6].2.push((base.clone(), rate));
+            current_burn.add(base.clone(), rate);
         }
         if let Some(minutes) = evaluation.exhaustion_forecast_minutes {
-            families[8].2.push((base.clone(), minutes * 60.0));
+            forecast.add(base.clone(), minutes * 60.0);
         }
         for state in &evaluation.states {
             let value = match state.phase {
@@ -283,19 +301,27 @@ pub fn prometheus(engine: &SloEngine, text: &mut String) {
                 .ok()
                 .and_then(|value| value.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            families[9].2.push((
+            alert_state.add(
                 format!(
                     "{base},rule=\"{}\",severity=\"{severity}\"",
                     escape(&state.rule)
                 ),
                 value,
-            ));
+            );
         }
     }
-    for (name, help, samples) in families {
-        let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} gauge");
-        for (labels, value) in samples {
-            let _ = writeln!(text, "{name}{{{labels}}} {value}");
-        }
+    for family in [
+        objective,
+        error_budget,
+        budget_remaining,
+        period_error,
+        attainment,
+        window_error,
+        current_burn,
+        window_burn,
+        forecast,
+        alert_state,
+    ] {
+        family.write(text);
     }
 }

@@ -48,6 +48,9 @@ pub struct SloEvaluator {
     policy: AlertPolicy,
     series: EventSeries,
     states: Vec<RuleState>,
+    /// The first evaluation (unix seconds): a new SLO over a silent service waits the no-data
+    /// window before saying so.
+    started_at: Option<i64>,
 }
 
 impl SloEvaluator {
@@ -69,6 +72,7 @@ impl SloEvaluator {
             policy,
             series: EventSeries::new(minute_span, hour_span),
             states,
+            started_at: None,
         }
     }
 
@@ -133,7 +137,14 @@ impl SloEvaluator {
             budget_known
                 && budget_remaining.is_some_and(|remaining| remaining < self.policy.budget_warning),
         );
-        verdicts.push(recent.total == 0);
+        let started_at = *self.started_at.get_or_insert(now);
+        let no_data_window = self.policy.no_data_minutes * 60;
+        let silent_long_enough = now - started_at >= no_data_window
+            || self
+                .series
+                .first_exact_minute()
+                .is_some_and(|first| first <= now_minute - self.policy.no_data_minutes);
+        verdicts.push(recent.total == 0 && silent_long_enough);
         windows.sort_by_key(|window| window.minutes);
 
         let pending_seconds = self.policy.pending_minutes * 60;

@@ -47,7 +47,7 @@ fn trace_request(first_id: u32, count: u32, start: u64) -> ExportTraceServiceReq
     let spans = (0..count)
         .map(|index| {
             let id = first_id + index;
-            let status = if id % 10 == 0 { 503 } else { 200 };
+            let status = if id.is_multiple_of(10) { 503 } else { 200 };
             Span {
                 trace_id: [&id.to_be_bytes()[..], &[7u8; 12]].concat(),
                 span_id: [&id.to_be_bytes()[..], &[9u8; 4]].concat(),
