@@ -666,6 +666,18 @@ fn a_body_over_the_limit_is_413() {
         &format!("a {} byte JSON body", json_body.len()),
         &[],
     );
+    // Far over the limit: refused early, without the server reading (or buffering) 8 MiB.
+    let started = Instant::now();
+    let huge = vec![0x0a; 8 << 20];
+    let response = fixture
+        .server
+        .post_otlp("traces", "application/x-protobuf", &[], &huge);
+    assert_refused(&response, 413, "an 8 MiB body", &[]);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "refusing an 8 MiB body took {:?}",
+        started.elapsed()
+    );
     assert!(fixture.trace_is_absent(&trace_id));
 
     // Just under the limit still goes through, gzip too.
@@ -781,7 +793,7 @@ struct BitWriter {
 
 impl BitWriter {
     fn push_bit(&mut self, set: bool) {
-        if self.bit % 8 == 0 {
+        if self.bit.is_multiple_of(8) {
             self.bytes.push(0);
         }
         if set {

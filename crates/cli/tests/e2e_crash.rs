@@ -1,6 +1,7 @@
 //! Crash safety end to end: what the server acknowledged survives `kill -9`, and a torn record
 //! at the end of the write-ahead log (a crash in the middle of a write) is cut off at start-up,
-//! reported, and costs nothing that was acknowledged.
+//! reported, and costs nothing that was acknowledged. Killed under concurrent exports, the
+//! server keeps every acknowledged export and each export in flight whole or not at all.
 //!
 //! Exports are OTLP/HTTP protobuf built here with `opentelemetry-proto`; every one must be
 //! acknowledged with 200 and no rejected item before the server is killed, since only
@@ -13,13 +14,17 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use common::{
     Failures, IdSource, MILLISECOND, SECOND, ServerGuard, counter_metric, database_span,
-    eventually, gauge_metric, hex, log_record, logs_request, metrics_request, now_unix_nanos,
-    query_with, server_span, start_server_in, time_window, trace_request,
+    eventually, gauge_metric, hex, http_request, log_record, logs_request, metrics_request,
+    now_unix_nanos, query_with, server_span, start_server_in, time_window, trace_request,
 };
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
@@ -368,6 +373,31 @@ fn check_everything_is_there(server: &ServerGuard, acknowledged: &Acknowledged, 
     failures.finish(&format!("{when}: acknowledged data is missing"));
 }
 
+/// The service and dependency summaries (counts and percentiles) of a window, which a
+/// restart must reproduce exactly: the sketches are recovered, not rebuilt approximately.
+struct Summaries {
+    targets: [String; 2],
+    answers: [Value; 2],
+}
+
+impl Summaries {
+    fn take(server: &ServerGuard, window: &[(&str, String)]) -> Summaries {
+        let targets = [
+            format!("/api/v1/services?{}", query_with(&[], window)),
+            format!("/api/v1/dependencies?{}", query_with(&[], window)),
+        ];
+        let answers = [server.get_json(&targets[0]), server.get_json(&targets[1])];
+        Summaries { targets, answers }
+    }
+
+    fn assert_unchanged(&self, server: &ServerGuard, when: &str) {
+        for (target, before) in self.targets.iter().zip(&self.answers) {
+            let now = server.get_json(target);
+            assert_eq!(&now, before, "{when}: GET {target} changed");
+        }
+    }
+}
+
 fn newest_wal_file(data_dir: &Path) -> PathBuf {
     let wal_dir = data_dir.join("wal");
     let mut files: Vec<PathBuf> = fs::read_dir(&wal_dir)
@@ -436,14 +466,20 @@ fn acknowledged_data_survives_kill_9_and_a_torn_wal_tail() {
     for round in 40..45 {
         sender.send_round(&server, &mut acknowledged, round);
     }
+    let before_kill = Summaries::take(&server, &acknowledged.window());
     server.kill();
 
-    // 2. Restart on the same directory: all of it is back; then more exports and another kill.
+    // 2. Restart on the same directory: all of it is back, summaries and percentiles included.
+    // Then a roll into segments, more exports on top, and another kill.
     let mut server = start_server_in(data_dir.path(), &[]);
     check_everything_is_there(&server, &acknowledged, "after kill -9 and restart");
+    before_kill.assert_unchanged(&server, "after kill -9 and restart");
+    server.post_api("/api/v1/admin/flush");
+    check_everything_is_there(&server, &acknowledged, "after a roll into segments");
     for round in 45..55 {
         sender.send_round(&server, &mut acknowledged, round);
     }
+    let before_second_kill = Summaries::take(&server, &acknowledged.window());
     server.kill();
 
     // 3. A torn record at the end of the newest log file: start-up cuts it and says so.
@@ -472,5 +508,194 @@ fn acknowledged_data_survives_kill_9_and_a_torn_wal_tail() {
         );
     }
     check_everything_is_there(&server, &acknowledged, "after a torn wal tail");
+    before_second_kill.assert_unchanged(&server, "after a torn wal tail");
     assert_eq!(sender.sent_exports, 55 * 3);
+}
+
+/// What one exporting thread attempted and which of its exports were acknowledged.
+#[derive(Default)]
+struct Attempts {
+    /// trace id (hex) -> (span ids, acknowledged)
+    traces: BTreeMap<String, (BTreeSet<String>, bool)>,
+}
+
+const CONCURRENT_SERVICE: &str = "crash-concurrent";
+/// Each exporting thread stops after this many exports even if the server lives on, which
+/// keeps every span of the test within one query's limit.
+const MAX_EXPORTS_PER_THREAD: u64 = 500;
+
+/// Exports one trace of four spans per request from `threads` threads until the server stops
+/// answering, counting acknowledgements in `acknowledged`; each thread returns what it sent.
+fn export_until_killed(
+    address: SocketAddr,
+    threads: u64,
+    base: u64,
+    acknowledged: &Arc<AtomicUsize>,
+) -> Vec<JoinHandle<Attempts>> {
+    (0..threads)
+        .map(|thread_index| {
+            let acknowledged = Arc::clone(acknowledged);
+            thread::spawn(move || {
+                let mut ids = IdSource::new(0xFEED_0000 + thread_index);
+                let mut attempts = Attempts::default();
+                for round in 0..MAX_EXPORTS_PER_THREAD {
+                    let trace_id = ids.trace_id();
+                    let root = ids.span_id();
+                    let children = [ids.span_id(), ids.span_id(), ids.span_id()];
+                    let start =
+                        base + (thread_index * MAX_EXPORTS_PER_THREAD + round) * 100 * MILLISECOND;
+                    let mut spans = vec![server_span(
+                        trace_id,
+                        root,
+                        "/burst/{id}",
+                        start,
+                        20 * MILLISECOND,
+                        200,
+                    )];
+                    for (index, child) in children.iter().enumerate() {
+                        spans.push(database_span(
+                            trace_id,
+                            *child,
+                            root,
+                            "burst",
+                            start + index as u64 * MILLISECOND,
+                            MILLISECOND,
+                        ));
+                    }
+                    let body = trace_request(CONCURRENT_SERVICE, spans).encode_to_vec();
+                    let span_ids = std::iter::once(root)
+                        .chain(children)
+                        .map(|id| hex(&id))
+                        .collect();
+                    attempts.traces.insert(hex(&trace_id), (span_ids, false));
+                    let headers = [("Content-Type", "application/x-protobuf")];
+                    match http_request(address, "POST", "/v1/traces", &headers, &body) {
+                        Ok(response) if response.status == 200 => {
+                            if let Some(entry) = attempts.traces.get_mut(&hex(&trace_id)) {
+                                entry.1 = true;
+                            }
+                            acknowledged.fetch_add(1, Ordering::Relaxed);
+                        }
+                        // Pushed back: not acknowledged; go on with the next trace.
+                        Ok(response) if response.status == 429 || response.status == 503 => {}
+                        Ok(response) => panic!(
+                            "export {round} of thread {thread_index}: {} {}",
+                            response.status,
+                            response.text()
+                        ),
+                        // The server is gone.
+                        Err(_) => break,
+                    }
+                }
+                attempts
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn kill_9_in_the_middle_of_concurrent_exports_loses_nothing_acknowledged() {
+    let data_dir = tempfile::Builder::new()
+        .prefix("sloscope-crash-concurrent-")
+        .tempdir()
+        .expect("temporary data dir");
+    let mut server = start_server_in(data_dir.path(), &[]);
+    let base = (now_unix_nanos() - 40 * MINUTE) / MINUTE * MINUTE;
+    let acknowledged_count = Arc::new(AtomicUsize::new(0));
+    let exporters = export_until_killed(server.otlp_http_addr, 4, base, &acknowledged_count);
+    // Kill the server under the exporters once a good number of exports went through.
+    let started = Instant::now();
+    while acknowledged_count.load(Ordering::Relaxed) < 300
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        thread::sleep(Duration::from_millis(5));
+    }
+    server.kill();
+    let attempts: Vec<Attempts> = exporters
+        .into_iter()
+        .map(|exporter| exporter.join().expect("exporter thread"))
+        .collect();
+    let sent: BTreeMap<&String, &(BTreeSet<String>, bool)> = attempts
+        .iter()
+        .flat_map(|attempt| &attempt.traces)
+        .collect();
+    let acknowledged = sent.values().filter(|(_, acked)| *acked).count();
+    assert!(
+        acknowledged >= 300,
+        "only {acknowledged} exports were acknowledged in a minute before the kill"
+    );
+    assert!(
+        acknowledged < sent.len(),
+        "every export finished before the kill: nothing was in flight"
+    );
+
+    let server = start_server_in(data_dir.path(), &[]);
+    let window = time_window(
+        base - MINUTE,
+        base + 4 * MAX_EXPORTS_PER_THREAD * 100 * MILLISECOND + MINUTE,
+    );
+    let target = format!(
+        "/api/v1/spans?{}",
+        query_with(
+            &[("service", CONCURRENT_SERVICE), ("limit", "10000")],
+            &window
+        )
+    );
+    let answered = server.get_json(&target);
+    let mut stored: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut stored_spans = 0;
+    for span in answered["spans"].as_array().into_iter().flatten() {
+        let trace_id = span["trace_id"].as_str().unwrap_or_default().to_owned();
+        stored
+            .entry(trace_id)
+            .or_default()
+            .insert(span["span_id"].as_str().unwrap_or_default().to_owned());
+        stored_spans += 1;
+    }
+    let mut failures = Failures::default();
+    failures.check(stored_spans < 10_000, || {
+        format!("GET {target}: hit the limit, the check is incomplete")
+    });
+    for (trace_id, (span_ids, acked)) in &sent {
+        // Acknowledged: all there. In flight at the kill: all or nothing, never a part.
+        match stored.get(*trace_id) {
+            Some(got) => failures.check(got == span_ids, || {
+                format!("trace {trace_id}: stored spans {got:?}, the export held {span_ids:?}")
+            }),
+            None => failures.check(!acked, || {
+                format!("trace {trace_id}: acknowledged but not stored")
+            }),
+        }
+    }
+    let unknown: Vec<&String> = stored
+        .keys()
+        .filter(|trace_id| !sent.contains_key(trace_id))
+        .collect();
+    failures.check(unknown.is_empty(), || {
+        format!("stored traces nobody sent: {unknown:?}")
+    });
+    failures.check(
+        stored_spans == stored.values().map(BTreeSet::len).sum::<usize>(),
+        || {
+            format!(
+                "GET {target}: {stored_spans} spans for {} distinct ones (stored twice?)",
+                stored.values().map(BTreeSet::len).sum::<usize>()
+            )
+        },
+    );
+    let services = server.get_json(&format!("/api/v1/services?{}", query_with(&[], &window)));
+    let requests = services
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|service| service["name"] == CONCURRENT_SERVICE)
+        .and_then(|service| service["requests"].as_u64())
+        .unwrap_or(0);
+    failures.check(requests == stored.len() as u64, || {
+        format!("the signals count {requests} requests but {} traces are stored ({acknowledged} acknowledged of {} sent)", stored.len(), sent.len())
+    });
+    failures.finish(&format!(
+        "kill -9 under concurrent exports ({acknowledged} acknowledged of {} sent)",
+        sent.len()
+    ));
 }

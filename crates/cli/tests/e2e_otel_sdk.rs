@@ -3,7 +3,9 @@
 //! and OTLP/HTTP (unmodified SDK exporters), then check every figure the query API gives
 //! against the manifest the script wrote: exact request, fault and error counts per service,
 //! operation and dependency; latency percentiles within the sketch's 1 % of the exact ones;
-//! whole traces; logs by trace and text; metric points.
+//! whole traces; logs by trace and text; metric points. The same checks run three times: on
+//! the in-memory head, after rolling it into Parquet segments, and after `kill -9` and a
+//! restart.
 //!
 //! The SDK lives in a virtualenv under `target/e2e-venv`, created on first use with
 //! `python3 -m venv` and pip (so the first run needs PyPI; later runs reuse it). Without
@@ -19,11 +21,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::{
     Failures, ServerGuard, eventually, percent_encode, query_with, run_with_timeout, start_server,
-    time_window,
+    start_server_in, time_window,
 };
 use serde_json::Value;
 
@@ -41,8 +44,12 @@ const RELATIVE_ACCURACY: f64 = 0.01;
 #[test]
 fn the_python_sdk_exports_over_grpc_and_http_and_every_figure_is_exact() {
     let python = ensure_sdk_virtualenv();
-    let server = start_server(&[]);
-    let manifest = run_export_script(&python, &server);
+    let data_dir = tempfile::Builder::new()
+        .prefix("sloscope-e2e-sdk-")
+        .tempdir()
+        .expect("temporary data dir");
+    let mut server = start_server_in(data_dir.path(), &[]);
+    let manifest = run_export_script(&python, &server, &[]);
     let window = time_window(
         number(&manifest["window"]["from_unix_nano"]) as u64,
         number(&manifest["window"]["to_unix_nano"]) as u64,
@@ -71,17 +78,96 @@ fn the_python_sdk_exports_over_grpc_and_http_and_every_figure_is_exact() {
         panic!("the exported spans did not all show up in /api/v1/services within 10 s: {failure}");
     }
 
+    // The same answers from the in-memory head, from Parquet segments after a roll, and after
+    // kill -9 and a restart that reads segments and replays the log.
     let mut failures = Failures::default();
-    check_health(&server, &mut failures);
-    check_services(&server, &manifest, &window, &mut failures);
-    check_operation_signals(&server, &manifest, &window, &mut failures);
-    check_dependencies(&server, &manifest, &window, &mut failures);
-    check_dependency_signals(&server, &manifest, &window, &mut failures);
-    check_traces(&server, &manifest, &mut failures);
-    check_span_search(&server, &manifest, &window, &mut failures);
-    check_logs(&server, &manifest, &window, &mut failures);
-    check_metrics(&server, &manifest, &window, &mut failures);
+    check_everything(&server, &manifest, &window, &mut failures);
+
+    let flushed = server.post_api("/api/v1/admin/flush");
+    failures.check(
+        flushed["segments"]
+            .as_u64()
+            .is_some_and(|segments| segments > 0),
+        || format!("POST /api/v1/admin/flush wrote no segment: {flushed}"),
+    );
+    let mut after_flush = Failures::default();
+    check_everything(&server, &manifest, &window, &mut after_flush);
+    failures.extend_prefixed("[after POST /api/v1/admin/flush] ", after_flush);
+
+    server.kill();
+    let server = start_server_in(data_dir.path(), &[]);
+    let mut after_restart = Failures::default();
+    check_everything(&server, &manifest, &window, &mut after_restart);
+    failures.extend_prefixed("[after flush, kill -9 and restart] ", after_restart);
     failures.finish("the query API disagrees with what the OpenTelemetry SDK sent");
+}
+
+/// OTLP calls some gRPC codes and HTTP statuses transient; SDK exporters retry them until
+/// their timeout. A request over the size limit can never succeed, so it must be refused with
+/// a code that is not among them, and the SDK must give up at once.
+#[test]
+fn an_export_over_the_size_limit_fails_at_once_instead_of_being_retried() {
+    const RETRYABLE_GRPC_CODES: [&str; 6] = [
+        "CANCELLED",
+        "DEADLINE_EXCEEDED",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+    ];
+    let python = ensure_sdk_virtualenv();
+    let config_dir = tempfile::tempdir().expect("temporary config dir");
+    let config = config_dir.path().join("sloscope.toml");
+    fs::write(&config, "[ingest]\nmax_request_bytes = 65536\n").expect("write the config file");
+    let server = start_server(&["--config", config.to_str().expect("utf-8 temp path")]);
+    let report = run_export_script(&python, &server, &["--oversized-span-bytes", "100000"]);
+
+    let mut failures = Failures::default();
+    let grpc = &report["grpc"];
+    let grpc_status = text(grpc, "status");
+    failures.check(grpc_status == "RESOURCE_EXHAUSTED", || {
+        format!(
+            "gRPC Export of a {} byte request (limit 65536) answered {grpc_status} ({}), expected RESOURCE_EXHAUSTED as \
+             sloscope.example.toml documents{}",
+            report["request_bytes"],
+            grpc["message"],
+            if RETRYABLE_GRPC_CODES.contains(&grpc_status) { "; OTLP clients retry this code" } else { "" }
+        )
+    });
+    let http = &report["http"];
+    failures.check(number_or_none(&http["status"]) == Some(413.0), || {
+        format!(
+            "POST /v1/traces of a {} byte body answered {}, expected 413",
+            report["request_bytes"], http["status"]
+        )
+    });
+    for (transport, outcome) in [("gRPC", grpc), ("HTTP", http)] {
+        let seconds = number_or_none(&outcome["sdk_seconds"]).unwrap_or(f64::NAN);
+        failures.check(text(outcome, "sdk_result") == "FAILURE" && seconds < 2.0, || {
+            format!(
+                "the Python SDK's {transport} exporter took {seconds:.2} s to end with {} (it retried a refusal that can never succeed)",
+                outcome["sdk_result"]
+            )
+        });
+    }
+    failures.finish("an export over the size limit");
+}
+
+fn check_everything(
+    server: &ServerGuard,
+    manifest: &Value,
+    window: &[(&str, String)],
+    failures: &mut Failures,
+) {
+    check_health(server, failures);
+    check_services(server, manifest, window, failures);
+    check_operation_signals(server, manifest, window, failures);
+    check_dependencies(server, manifest, window, failures);
+    check_dependency_signals(server, manifest, window, failures);
+    check_traces(server, manifest, failures);
+    check_span_search(server, manifest, window, failures);
+    check_logs(server, manifest, window, failures);
+    check_metrics(server, manifest, window, failures);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -98,7 +184,13 @@ fn target_dir() -> PathBuf {
 }
 
 /// Creates (once) `target/e2e-venv` with the OpenTelemetry SDK; returns its interpreter.
+/// The tests of this file run in parallel: only one of them may create it.
 fn ensure_sdk_virtualenv() -> PathBuf {
+    static VIRTUALENV: OnceLock<PathBuf> = OnceLock::new();
+    VIRTUALENV.get_or_init(create_sdk_virtualenv).clone()
+}
+
+fn create_sdk_virtualenv() -> PathBuf {
     let virtualenv = target_dir().join("e2e-venv");
     let python = virtualenv.join("bin").join("python");
     let marker = virtualenv.join(".sloscope-e2e-requirements");
@@ -154,7 +246,9 @@ fn ensure_sdk_virtualenv() -> PathBuf {
     python
 }
 
-fn run_export_script(python: &Path, server: &ServerGuard) -> Value {
+/// Runs `tests/e2e/otel_sdk_export.py` against the server with `extra_args`; returns the
+/// manifest it wrote.
+fn run_export_script(python: &Path, server: &ServerGuard, extra_args: &[&str]) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/otel_sdk_export.py");
     let output_dir = tempfile::tempdir().expect("temporary dir for the manifest");
     let manifest_path = output_dir.path().join("manifest.json");
@@ -171,6 +265,7 @@ fn run_export_script(python: &Path, server: &ServerGuard) -> Value {
         ])
         .arg("--manifest")
         .arg(&manifest_path)
+        .args(extra_args)
         // Loopback must never go through a proxy (requests and grpc both honour these).
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env("no_proxy", "127.0.0.1,localhost");
@@ -319,6 +414,34 @@ fn check_health(server: &ServerGuard, failures: &mut Failures) {
     }
 }
 
+/// `2026-11-21T10:00:00Z` for unix seconds (days to civil date after Howard Hinnant).
+fn rfc3339(unix_seconds: i64) -> String {
+    let (days, second_of_day) = (
+        unix_seconds.div_euclid(86_400),
+        unix_seconds.rem_euclid(86_400),
+    );
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    let (hour, minute, second) = (
+        second_of_day / 3600,
+        second_of_day % 3600 / 60,
+        second_of_day % 60,
+    );
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
+}
+
 fn check_services(
     server: &ServerGuard,
     manifest: &Value,
@@ -327,6 +450,16 @@ fn check_services(
 ) {
     let target = format!("/api/v1/services?{}", query_with(&[], window));
     let services = server.get_json(&target);
+    // The same window written in RFC 3339 gives the same answer.
+    let rfc3339_window: Vec<(&str, String)> = window
+        .iter()
+        .map(|(key, seconds)| (*key, rfc3339(seconds.parse().expect("unix seconds"))))
+        .collect();
+    let rfc3339_target = format!("/api/v1/services?{}", query_with(&[], &rfc3339_window));
+    let same = server.get_json(&rfc3339_target);
+    failures.check(same == services, || {
+        format!("GET {rfc3339_target} answered {same}, but GET {target} answered {services}")
+    });
     for (name, expected) in manifest["services"].as_object().expect("manifest services") {
         let what = format!("GET {target}: service {name}");
         let Some(answered) = array(&services)

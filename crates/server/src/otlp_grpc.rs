@@ -150,9 +150,27 @@ impl<S: OtlpSignal> tower::Service<http::Request<tonic::body::Body>> for OtlpSer
                 .accept_compressed(CompressionEncoding::Zstd)
                 .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(service.max_request_bytes);
-            Ok(grpc.unary(ExportMethod(service), request).await)
+            let response = grpc.unary(ExportMethod(service), request).await;
+            Ok(oversize_is_not_retryable(response))
         })
     }
+}
+
+/// tonic refuses a message over the size limit with `OUT_OF_RANGE`, which OTLP clients retry
+/// (the same request can never succeed); answer `RESOURCE_EXHAUSTED` without retry information
+/// instead, which OTLP says not to retry, as OTLP/HTTP answers 413.
+fn oversize_is_not_retryable(response: http::Response<tonic::body::Body>) -> http::Response<tonic::body::Body> {
+    let out_of_range = response.headers().get("grpc-status").is_some_and(|code| code == "11");
+    if !out_of_range {
+        return response;
+    }
+    let message = response
+        .headers()
+        .get("grpc-message")
+        .and_then(|value| value.to_str().ok())
+        .map(|text| text.replace("%20", " "))
+        .unwrap_or_else(|| "message exceeds the size limit".into());
+    Status::resource_exhausted(message).into_http()
 }
 
 struct ExportMethod<S>(OtlpService<S>);

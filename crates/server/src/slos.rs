@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use sloscope_model::{MINUTE_NANOS, SignalRow, TimeRange};
 use sloscope_slo::backtest::{self, Backtest};
 use sloscope_slo::instance::{REVISABLE_MINUTES, SloInstance};
-use sloscope_slo::spec::SloSpec;
+use sloscope_slo::spec::{Indicator, MetricQuery, RatioKind, SloSpec};
 use sloscope_slo::{Evaluation, Events, Phase, RuleState, Severity, Transition, indicator};
-use sloscope_store::{SignalFilter, Store, StoreError};
+use sloscope_store::{PointQuery, PointRow, SignalFilter, Store, StoreError};
 use tracing::{info, warn};
 
 /// Where a spec came from: a file of the watched directory, or the API.
@@ -124,12 +124,21 @@ fn now_seconds() -> i64 {
         .unwrap_or(0)
 }
 
-/// Events per minute of one SLO over `range`, from the rollups.
+/// Events per minute of one SLO over `range`: from the rollups, or for metric ratios from the
+/// stored metric points.
 fn history(
     store: &dyn Store,
     spec: &SloSpec,
     range: TimeRange,
 ) -> Result<BTreeMap<i64, Events>, StoreError> {
+    if let Indicator::MetricRatio {
+        numerator,
+        denominator,
+        numerator_is,
+    } = &spec.indicator
+    {
+        return metric_events(store, spec, numerator, denominator, *numerator_is, range);
+    }
     let filter = SignalFilter {
         service: Some(spec.service.clone()),
         ..SignalFilter::default()
@@ -139,6 +148,97 @@ fn history(
         spec,
         rows.iter().map(|row| (row.minute, &row.key, &row.stats)),
     ))
+}
+
+/// How far before a range cumulative counters are read, to know where they stood.
+const COUNTER_LEAD_NANOS: u64 = 10 * MINUTE_NANOS;
+
+/// Good and total events per minute from two metric queries over the SLO's service.
+fn metric_events(
+    store: &dyn Store,
+    spec: &SloSpec,
+    numerator: &MetricQuery,
+    denominator: &MetricQuery,
+    numerator_is: RatioKind,
+    range: TimeRange,
+) -> Result<BTreeMap<i64, Events>, StoreError> {
+    let read = |query: &MetricQuery| -> Result<BTreeMap<i64, f64>, StoreError> {
+        let points = store.points(&PointQuery {
+            range: TimeRange::new(range.from.saturating_sub(COUNTER_LEAD_NANOS), range.to),
+            name: query.metric.clone(),
+            service: Some(spec.service.clone()),
+            limit: 5_000_000,
+        })?;
+        let first_minute = (range.from / MINUTE_NANOS) as i64;
+        Ok(metric_minutes(query, &points)
+            .into_iter()
+            .filter(|(minute, _)| *minute >= first_minute)
+            .collect())
+    };
+    let numerators = read(numerator)?;
+    let denominators = read(denominator)?;
+    let mut events = BTreeMap::new();
+    for (minute, total) in denominators {
+        let total = total.round().max(0.0) as u64;
+        let counted = numerators
+            .get(&minute)
+            .copied()
+            .unwrap_or(0.0)
+            .round()
+            .max(0.0) as u64;
+        let good = match numerator_is {
+            RatioKind::Good => counted.min(total),
+            RatioKind::Bad => total.saturating_sub(counted),
+        };
+        events.insert(minute, Events::new(good, total));
+    }
+    Ok(events)
+}
+
+/// Per minute, the amount a metric query counted: the values of delta sums and gauges, the
+/// increase of cumulative sums (a drop is a counter reset, as Prometheus reads it).
+pub fn metric_minutes(query: &MetricQuery, points: &[PointRow]) -> BTreeMap<i64, f64> {
+    let matches = |point: &PointRow| {
+        query
+            .labels
+            .iter()
+            .all(|(key, wanted)| match point.attributes.get(key) {
+                Some(serde_json::Value::String(text)) => text == wanted,
+                Some(other) => other.to_string() == *wanted,
+                None => false,
+            })
+    };
+    let mut series: BTreeMap<String, Vec<&PointRow>> = BTreeMap::new();
+    for point in points
+        .iter()
+        .filter(|point| matches(point) && point.value.is_finite())
+    {
+        series
+            .entry(point.attributes.to_string())
+            .or_default()
+            .push(point);
+    }
+    let mut minutes: BTreeMap<i64, f64> = BTreeMap::new();
+    for mut points in series.into_values() {
+        points.sort_by_key(|point| point.time_unix_nano);
+        let mut previous: Option<f64> = None;
+        for point in points {
+            let minute = (point.time_unix_nano / MINUTE_NANOS) as i64;
+            let amount = if point.temporality == 2 {
+                let increase = match previous {
+                    Some(before) if point.value >= before => point.value - before,
+                    Some(_) => point.value,
+                    None => 0.0,
+                };
+                previous = Some(point.value);
+                increase
+            } else {
+                point.value
+            };
+            *minutes.entry(minute).or_default() += amount;
+        }
+    }
+    minutes
 }
 
 impl SloEngine {
@@ -336,16 +436,20 @@ impl SloEngine {
         let mut published = BTreeMap::new();
         for (name, entry) in managed.iter_mut() {
             let spec = entry.instance.spec().clone();
-            let service_rows = by_service
-                .get(spec.service.as_str())
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            let minutes = indicator::minute_events(
-                &spec,
-                service_rows
-                    .iter()
-                    .map(|row| (row.minute, &row.key, &row.stats)),
-            );
+            let minutes = if matches!(spec.indicator, Indicator::MetricRatio { .. }) {
+                history(self.store.as_ref(), &spec, recent)?
+            } else {
+                let service_rows = by_service
+                    .get(spec.service.as_str())
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                indicator::minute_events(
+                    &spec,
+                    service_rows
+                        .iter()
+                        .map(|row| (row.minute, &row.key, &row.stats)),
+                )
+            };
             entry.instance.observe(&minutes, now_minute);
             let evaluation = entry.instance.evaluate(now);
             for transition in &evaluation.transitions {
@@ -478,5 +582,50 @@ impl SloEngine {
         );
         let minutes = history(self.store.as_ref(), &spec, range)?;
         Ok(backtest::backtest(&spec, &minutes, from, to))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(value: f64, minute: u64, temporality: u8, route: &str) -> PointRow {
+        PointRow {
+            name: "http.server.requests".into(),
+            service: "checkout".into(),
+            kind: "sum".into(),
+            unit: "1".into(),
+            temporality,
+            monotonic: true,
+            time_unix_nano: minute * MINUTE_NANOS + 5,
+            value,
+            count: None,
+            sum: None,
+            attributes: serde_json::json!({ "route": route }),
+            distribution: None,
+        }
+    }
+
+    #[test]
+    fn cumulative_counters_count_their_increase_and_survive_resets() {
+        let query = MetricQuery {
+            metric: "http.server.requests".into(),
+            labels: [("route".to_owned(), "/cart".to_owned())].into(),
+        };
+        let points = vec![
+            point(100.0, 10, 2, "/cart"),
+            point(160.0, 11, 2, "/cart"),
+            point(20.0, 12, 2, "/cart"),
+            point(999.0, 11, 2, "/other"),
+        ];
+        let minutes = metric_minutes(&query, &points);
+        assert_eq!(minutes.get(&10), Some(&0.0));
+        assert_eq!(minutes.get(&11), Some(&60.0));
+        assert_eq!(minutes.get(&12), Some(&20.0));
+        let deltas = metric_minutes(
+            &query,
+            &[point(7.0, 10, 1, "/cart"), point(3.0, 10, 1, "/cart")],
+        );
+        assert_eq!(deltas.get(&10), Some(&10.0));
     }
 }

@@ -108,12 +108,13 @@ impl Cron {
             }
             other => other,
         };
-        let fields: Vec<&str> = expanded.split_whitespace().collect();
-        let [minute, hour, day_of_month, month, day_of_week] = fields[..] else {
-            return Err(CronError::FieldCount {
-                found: fields.len(),
-            });
-        };
+        let mut fields = expanded.split_whitespace();
+        let mut next_field = || fields.next().unwrap_or_default();
+        let [minute, hour, day_of_month, month, day_of_week] = [(); 5].map(|()| next_field());
+        let found = expanded.split_whitespace().count();
+        if found != 5 {
+            return Err(CronError::FieldCount { found });
+        }
         let week_bits = parse_field(day_of_week, &DAY_OF_WEEK)?;
         let sunday_as_seven = (week_bits >> 7) & 1;
         let cron = Cron {
@@ -212,10 +213,12 @@ impl Cron {
             // Every allowed weekday comes round in every allowed month.
             return true;
         }
+        const LONGEST: [u32; 12] = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
         (1..=12u32).any(|month| {
-            let longest = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][(month - 1) as usize];
+            // Bits 1 to `longest`.
+            let days_of_that_month = (u32::MAX >> (31 - LONGEST[(month - 1) as usize])) & !1;
             bit(u64::from(self.months), i64::from(month))
-                && (1..=longest).any(|day| bit(u64::from(self.days_of_month), i64::from(day)))
+                && self.days_of_month & days_of_that_month != 0
         })
     }
 }
@@ -267,6 +270,15 @@ fn parse_field(text: &str, spec: &FieldSpec) -> Result<u64, CronError> {
 }
 
 fn value(text: &str, spec: &FieldSpec) -> Result<u32, String> {
+    if let Ok(number) = text.parse::<u32>() {
+        if number < spec.min || number > spec.max {
+            return Err(format!(
+                "{number} is out of range {}-{}",
+                spec.min, spec.max
+            ));
+        }
+        return Ok(number);
+    }
     if let Some(position) = spec
         .names
         .iter()
@@ -274,23 +286,14 @@ fn value(text: &str, spec: &FieldSpec) -> Result<u32, String> {
     {
         return Ok(spec.min + position as u32);
     }
-    let number: u32 = text.parse().map_err(|_| {
-        if spec.names.is_empty() {
-            format!("`{text}` is not a number")
-        } else {
-            format!(
-                "`{text}` is neither a number nor a name ({})",
-                spec.names.join(", ")
-            )
-        }
-    })?;
-    if number < spec.min || number > spec.max {
-        return Err(format!(
-            "{number} is out of range {}-{}",
-            spec.min, spec.max
-        ));
-    }
-    Ok(number)
+    Err(if spec.names.is_empty() {
+        format!("`{text}` is not a number")
+    } else {
+        format!(
+            "`{text}` is neither a number nor a name ({})",
+            spec.names.join(", ")
+        )
+    })
 }
 
 /// A day since the unix epoch with its calendar date in UTC, stepped one day at a time

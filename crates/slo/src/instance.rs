@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use crate::cron;
+use crate::cron::ExclusionSchedule;
 use crate::evaluate::{Evaluation, SloEvaluator};
 use crate::series::Events;
 use crate::spec::{Budgeting, CalendarUnit, SloSpec, Window};
@@ -26,6 +26,8 @@ pub struct SloInstance {
     recent: BTreeMap<i64, Events>,
     /// The first minute not yet final.
     final_before: i64,
+    /// The spec's exclusion windows, compiled once.
+    exclusions: ExclusionSchedule,
 }
 
 impl SloInstance {
@@ -42,12 +44,16 @@ impl SloInstance {
                 slice_target,
             } => Some(Slicer::new(i64::from(slice_minutes), slice_target)),
         };
+        // Specs are validated when parsed, so their cron expressions compile.
+        let exclusions = ExclusionSchedule::new(&spec.exclusions)
+            .unwrap_or_else(|_| ExclusionSchedule::new(&[]).expect("no exclusions"));
         SloInstance {
             spec,
             evaluator,
             slicer,
             recent: BTreeMap::new(),
             final_before: i64::MIN,
+            exclusions,
         }
     }
 
@@ -68,7 +74,7 @@ impl SloInstance {
     pub fn observe(&mut self, minutes: &BTreeMap<i64, Events>, now_minute: i64) {
         let horizon = now_minute - REVISABLE_MINUTES;
         for (&minute, &events) in minutes {
-            if minute < self.final_before || cron::excluded(&self.spec.exclusions, minute) {
+            if minute < self.final_before || self.exclusions.excluded(minute) {
                 continue;
             }
             let seen = self.recent.get(&minute).copied().unwrap_or_default();

@@ -298,24 +298,8 @@ pub(crate) fn spec_from_document(document: &Node, report: &mut Report) -> Option
     }
     let fields = Fields::open(document, "", TOP_FIELDS, report)?;
 
-    if let Some(api_version) = fields.required("apiVersion", report) {
-        text(api_version, "apiVersion", report)
-            .filter(|value| value != API_VERSION)
-            .inspect(|value| {
-                report.error(
-                    api_version.pos,
-                    "apiVersion",
-                    format!("must be `{API_VERSION}`, got `{value}`"),
-                )
-            });
-    }
-    if let Some(kind) = fields.required("kind", report) {
-        text(kind, "kind", report)
-            .filter(|value| value != KIND)
-            .inspect(|value| {
-                report.error(kind.pos, "kind", format!("must be `{KIND}`, got `{value}`"))
-            });
-    }
+    expect_constant(&fields, "apiVersion", API_VERSION, report);
+    expect_constant(&fields, "kind", KIND, report);
     let name_node = fields.required("name", report);
     let name = name_node.and_then(|node| slo_name(node, report));
     let description = fields
@@ -420,6 +404,23 @@ fn is_foreign_format(document: &Node, report: &mut Report) -> bool {
         return true;
     }
     false
+}
+
+/// A required field that must hold exactly `expected`.
+fn expect_constant(fields: &Fields, key: &str, expected: &str, report: &mut Report) {
+    let Some(node) = fields.required(key, report) else {
+        return;
+    };
+    let Some(value) = text(node, key, report) else {
+        return;
+    };
+    if value != expected {
+        report.error(
+            node.pos,
+            key,
+            format!("must be `{expected}`, got `{value}`"),
+        );
+    }
 }
 
 fn text(node: &Node, field: &str, report: &mut Report) -> Option<String> {

@@ -504,6 +504,9 @@ pub struct PointRow {
     pub service: String,
     pub kind: String,
     pub unit: String,
+    /// OTLP aggregation temporality: 0 unspecified (gauges), 1 delta, 2 cumulative.
+    pub temporality: u8,
+    pub monotonic: bool,
     pub time_unix_nano: u64,
     pub value: f64,
     pub count: Option<u64>,
@@ -542,12 +545,22 @@ pub fn point_rows(batch: &RecordBatch) -> Vec<PointRow> {
         .column_by_name("sum")
         .expect("metric column")
         .as_primitive::<Float64Type>();
+    let temporality = batch
+        .column_by_name("temporality")
+        .expect("metric column")
+        .as_primitive::<UInt8Type>();
+    let monotonic = batch
+        .column_by_name("monotonic")
+        .expect("metric column")
+        .as_boolean();
     (0..batch.num_rows())
         .map(|row| PointRow {
             name: name.value(row).to_owned(),
             service: service.value(row).to_owned(),
             kind: kind.value(row).to_owned(),
             unit: unit.value(row).to_owned(),
+            temporality: temporality.value(row),
+            monotonic: monotonic.value(row),
             time_unix_nano: time.value(row).max(0) as u64,
             value: value.value(row),
             count: count.is_valid(row).then(|| count.value(row)),

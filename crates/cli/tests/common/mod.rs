@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -191,10 +191,10 @@ fn try_start(data_dir: &Path, extra_args: &[&str]) -> Result<ServerGuard, String
                 guard.stderr.text()
             ));
         }
-        if let Ok(response) = http_request(http_addr, "GET", "/readyz", &[], b"") {
-            if response.status == 200 {
-                return Ok(guard);
-            }
+        if let Ok(response) = http_request(http_addr, "GET", "/readyz", &[], b"")
+            && response.status == 200
+        {
+            return Ok(guard);
         }
         if started.elapsed() > READY_TIMEOUT {
             guard.kill();
@@ -250,6 +250,21 @@ impl ServerGuard {
         response
             .json()
             .unwrap_or_else(|error| panic!("GET {target}: {error}"))
+    }
+
+    /// POSTs to the query API (`/api/v1/admin/flush`), failing unless the answer is 200.
+    pub fn post_api(&self, target: &str) -> Value {
+        let response =
+            http_request(self.http_addr, "POST", target, &[], b"").unwrap_or_else(|error| {
+                panic!(
+                    "POST {target} failed: {error}\n--- server stderr ---\n{}",
+                    self.stderr.text()
+                )
+            });
+        assert_eq!(response.status, 200, "POST {target}: {}", response.text());
+        response
+            .json()
+            .unwrap_or_else(|error| panic!("POST {target}: {error}"))
     }
 
     /// POSTs an OTLP/HTTP export to `/v1/{signal}` on the OTLP/HTTP port.
@@ -364,10 +379,19 @@ pub fn http_request(
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
-    let body_written = stream.write_all(body).and_then(|()| stream.flush());
-
-    let mut raw = Vec::new();
-    let read_result = stream.read_to_end(&mut raw);
+    // Write the body while reading: a server that refuses a large body answers early and stops
+    // reading, and a client that insisted on writing everything first would never see that.
+    let mut writer = stream.try_clone()?;
+    let (body_written, read_result, raw) = thread::scope(|scope| {
+        let writing = scope.spawn(move || writer.write_all(body).and_then(|()| writer.flush()));
+        let mut raw = Vec::new();
+        let read_result = stream.read_to_end(&mut raw);
+        let _ = stream.shutdown(Shutdown::Both); // unblocks a writer the server stopped reading
+        let body_written = writing
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("body writer panicked")));
+        (body_written, read_result, raw)
+    });
     if raw.is_empty() {
         body_written?;
         read_result?;
@@ -818,6 +842,16 @@ impl Failures {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Takes over another run's failures, each prefixed with the stage they belong to.
+    pub fn extend_prefixed(&mut self, prefix: &str, other: Failures) {
+        self.0.extend(
+            other
+                .0
+                .into_iter()
+                .map(|failure| format!("{prefix}{failure}")),
+        );
     }
 
     /// Panics with every failure if there were any.

@@ -7,9 +7,12 @@ fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// A query, the metric it reads and its label matchers.
+type QueryCase<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+
 #[test]
 fn plain_sums_of_rates_map_onto_metric_queries() {
-    let cases: &[(&str, &str, &[(&str, &str)])] = &[
+    let cases: &[QueryCase] = &[
         (
             "sum(rate(http_requests_total[5m]))",
             "http_requests_total",

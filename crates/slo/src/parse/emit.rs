@@ -134,7 +134,7 @@ fn write_spec(out: &mut String, spec: &SloSpec) -> std::fmt::Result {
                 } => writeln!(
                     out,
                     "  - {{cron: {}, duration: {}, reason: {}}}",
-                    serde_json::Value::from(cron.as_str()),
+                    double_quoted(cron),
                     window_label(i64::from(*duration_minutes)),
                     scalar(reason, Context::Flow)
                 )?,
@@ -251,14 +251,39 @@ enum Context {
     Flow,
 }
 
-/// The string plain when YAML reads it back as the same string, else double-quoted (a JSON
-/// string is a valid YAML double-quoted scalar).
+/// The string plain when YAML reads it back as the same string, else double-quoted.
 fn scalar(text: &str, context: Context) -> String {
     if is_plain_safe(text, context) {
         text.to_string()
     } else {
-        serde_json::Value::from(text).to_string()
+        double_quoted(text)
     }
+}
+
+/// A YAML double-quoted scalar: quotes, backslashes and every character YAML does not allow
+/// raw in a document (controls, DEL, C1 controls, line and paragraph separators, the byte
+/// order mark) are escaped.
+fn double_quoted(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for character in text.chars() {
+        match character {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\n' => quoted.push_str("\\n"),
+            '\t' => quoted.push_str("\\t"),
+            '\r' => quoted.push_str("\\r"),
+            control
+                if control.is_control()
+                    || matches!(control, '\u{2028}' | '\u{2029}' | '\u{feff}') =>
+            {
+                let _ = write!(quoted, "\\u{:04x}", u32::from(control));
+            }
+            other => quoted.push(other),
+        }
+    }
+    quoted.push('"');
+    quoted
 }
 
 fn is_plain_safe(text: &str, context: Context) -> bool {

@@ -595,6 +595,8 @@ fn text_strategy() -> impl Strategy<Value = String> {
         Just("1.5".to_string()),
         Just("~".to_string()),
         "\\PC{1,8}",
+        // Anything at all: controls, line breaks, separators, the byte order mark.
+        "(?s).{1,8}",
     ]
     .prop_filter("not blank", |text| !text.trim().is_empty())
 }
