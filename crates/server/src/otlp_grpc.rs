@@ -159,8 +159,13 @@ impl<S: OtlpSignal> tower::Service<http::Request<tonic::body::Body>> for OtlpSer
 /// tonic refuses a message over the size limit with `OUT_OF_RANGE`, which OTLP clients retry
 /// (the same request can never succeed); answer `RESOURCE_EXHAUSTED` without retry information
 /// instead, which OTLP says not to retry, as OTLP/HTTP answers 413.
-fn oversize_is_not_retryable(response: http::Response<tonic::body::Body>) -> http::Response<tonic::body::Body> {
-    let out_of_range = response.headers().get("grpc-status").is_some_and(|code| code == "11");
+fn oversize_is_not_retryable(
+    response: http::Response<tonic::body::Body>,
+) -> http::Response<tonic::body::Body> {
+    let out_of_range = response
+        .headers()
+        .get("grpc-status")
+        .is_some_and(|code| code == "11");
     if !out_of_range {
         return response;
     }

@@ -204,7 +204,8 @@ pub fn metric_minutes(query: &MetricQuery, points: &[PointRow]) -> BTreeMap<i64,
             .iter()
             .all(|(key, wanted)| match point.attributes.get(key) {
                 Some(serde_json::Value::String(text)) => text == wanted,
-                Some(other) => other.to_string() == *wanted,
+                Some(other) => serde_json::from_str::<serde_json::Value>(wanted)
+                    .is_ok_and(|parsed| parsed == *other),
                 None => false,
             })
     };
