@@ -101,7 +101,11 @@ pub struct SloEngine {
     sink: Option<Arc<dyn AlertSink>>,
     /// Errors of the watched directory's files at the last scan, by file.
     file_errors: RwLock<BTreeMap<PathBuf, String>>,
+    /// Each spec file's modification time and what it parsed to then.
+    parsed_files: Mutex<HashMap<PathBuf, ParsedFile>>,
 }
+
+type ParsedFile = (SystemTime, Result<Vec<SloSpec>, String>);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SloError {
@@ -257,6 +261,7 @@ impl SloEngine {
             published: RwLock::new(BTreeMap::new()),
             sink,
             file_errors: RwLock::new(BTreeMap::new()),
+            parsed_files: Mutex::new(HashMap::new()),
         }
     }
 
@@ -269,6 +274,27 @@ impl SloEngine {
     }
 
     /// Reads every spec source; returns the specs by name with where they came from.
+    /// The specs of one file, parsed again only when its modification time changed.
+    fn parse_file(&self, path: &Path) -> Result<Vec<SloSpec>, String> {
+        let modified = std::fs::metadata(path)
+            .and_then(|meta| meta.modified())
+            .map_err(|error| error.to_string())?;
+        let mut cache = self.parsed_files.lock().expect("parsed files lock");
+        if let Some((seen, parsed)) = cache.get(path)
+            && *seen == modified
+        {
+            return parsed.clone();
+        }
+        let parsed = std::fs::read_to_string(path)
+            .map_err(|error| error.to_string())
+            .and_then(|text| {
+                sloscope_slo::parse::parse_specs(&path.display().to_string(), &text)
+                    .map_err(|errors| errors.to_string())
+            });
+        cache.insert(path.to_owned(), (modified, parsed.clone()));
+        parsed
+    }
+
     fn scan_specs(&self) -> BTreeMap<String, (SloSpec, Source)> {
         let mut specs = BTreeMap::new();
         let mut errors = BTreeMap::new();
@@ -291,14 +317,8 @@ impl SloEngine {
                 if !is_yaml {
                     continue;
                 }
-                let text = match std::fs::read_to_string(&path) {
-                    Ok(text) => text,
-                    Err(error) => {
-                        errors.insert(path.clone(), error.to_string());
-                        continue;
-                    }
-                };
-                match sloscope_slo::parse::parse_specs(&path.display().to_string(), &text) {
+                let parsed = self.parse_file(&path);
+                match parsed {
                     Ok(parsed) => {
                         for spec in parsed {
                             let source = if is_api {
@@ -310,8 +330,8 @@ impl SloEngine {
                             specs.insert(spec.name.clone(), (spec, source));
                         }
                     }
-                    Err(problems) => {
-                        errors.insert(path.clone(), problems.to_string());
+                    Err(problem) => {
+                        errors.insert(path.clone(), problem);
                     }
                 }
             }
@@ -337,7 +357,8 @@ impl SloEngine {
             .keys()
             .cloned()
             .collect();
-        let saved = self.load_state();
+        // Read only when an SLO is (re)loaded, not on every cycle.
+        let mut saved: Option<SavedState> = None;
         let mut managed = self.managed.lock().expect("managed lock");
         // An SLO whose file is momentarily invalid keeps running with its last good spec.
         managed.retain(|name, entry| {
@@ -362,14 +383,18 @@ impl SloEngine {
                 &history(self.store.as_ref(), &spec, range)?,
                 now.div_euclid(60),
             );
-            let (mut states, history_events) = saved
-                .slos
-                .get(&name)
-                .map(|slo| (slo.states.clone(), slo.history.clone()))
-                .unwrap_or_default();
-            if let Some(previous) = managed.get(&name) {
-                states = previous.instance.evaluator().states().to_vec();
-            }
+            let (states, history_events) = match managed.get(&name) {
+                Some(previous) => (
+                    previous.instance.evaluator().states().to_vec(),
+                    previous.history.clone(),
+                ),
+                None => saved
+                    .get_or_insert_with(|| self.load_state())
+                    .slos
+                    .get(&name)
+                    .map(|slo| (slo.states.clone(), slo.history.clone()))
+                    .unwrap_or_default(),
+            };
             instance.evaluator_mut().restore(&states);
             info!(slo = %name, "slo loaded");
             managed.insert(
