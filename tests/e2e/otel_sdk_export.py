@@ -8,7 +8,7 @@ gRPC and OTLP/HTTP protobuf alike, so nothing here talks to the server except th
 
 Two services, one per transport, sharing traces:
 
-- `checkout` exports over gRPC: SERVER spans `GET /cart/{id}` and `POST /checkout`, a local
+- `checkout` exports over gRPC (logs gzip-compressed): SERVER spans `GET /cart/{id}` and `POST /checkout`, a local
   root INTERNAL span `cleanup-job`, INTERNAL children that must not become operations, and
   CLIENT spans to PostgreSQL (`db.system.name` + `db.namespace`), to `payments` and to
   `inventory` (both by `peer.service`).
@@ -34,6 +34,7 @@ import sys
 import time
 import warnings
 
+from grpc import Compression as GrpcCompression
 from opentelemetry import trace
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
@@ -430,9 +431,13 @@ def main():
     parser.add_argument("--grpc-endpoint", required=True, help="OTLP gRPC endpoint, e.g. http://127.0.0.1:4317")
     parser.add_argument("--http-endpoint", required=True, help="OTLP/HTTP base URL, e.g. http://127.0.0.1:4318")
     parser.add_argument("--manifest", required=True, help="where to write the JSON manifest of what was sent")
+    parser.add_argument("--oversized-span-bytes", type=int, default=0,
+                        help="instead of the data set, export one span this large and report how the exporters fared")
     arguments = parser.parse_args()
     http_base = arguments.http_endpoint.rstrip("/")
     warnings.simplefilter("ignore", DeprecationWarning)
+    if arguments.oversized_span_bytes:
+        return export_oversized(arguments, http_base)
 
     rng = random.Random(SEED)
     anchor = time.time_ns()
@@ -470,7 +475,8 @@ def main():
     # Logs: a batch processor over gRPC, a simple (one request per record) one over HTTP.
     checkout_logs = LoggerProvider(resource=checkout_resource)
     checkout_logs.add_log_record_processor(BatchLogRecordProcessor(
-        export_log.recording(GrpcLogExporter, "logs", "grpc")(endpoint=arguments.grpc_endpoint, insecure=True, timeout=10),
+        export_log.recording(GrpcLogExporter, "logs", "grpc")(endpoint=arguments.grpc_endpoint, insecure=True, timeout=10,
+                                                             compression=GrpcCompression.Gzip),
         schedule_delay_millis=60_000))
     inventory_logs = LoggerProvider(resource=inventory_resource)
     inventory_logs.add_log_record_processor(SimpleLogRecordProcessor(
@@ -608,6 +614,51 @@ def build_manifest(dataset, export_log, trace_ids, anchor):
         "logs": logs,
         "metrics": list(metrics.values()),
     }
+
+
+def export_oversized(arguments, http_base):
+    """Exports one span over the server's size limit with each SDK exporter, once each.
+
+    A refused export must fail at once: an exporter retries the codes and statuses OTLP calls
+    transient (gRPC OUT_OF_RANGE, UNAVAILABLE, ...; HTTP 429, 502, 503, 504) until its timeout,
+    which for a request that can never fit is a retry storm. The manifest gets each exporter's
+    result and time, and the raw gRPC status and HTTP status of the same request.
+    """
+    import grpc
+    import requests
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "oversized"}))
+    span = provider.get_tracer("oversized").start_span("big", attributes={"padding": "x" * arguments.oversized_span_bytes})
+    span.end()
+    report = {}
+    exporters = {
+        "grpc": GrpcSpanExporter(endpoint=arguments.grpc_endpoint, insecure=True, timeout=10),
+        "http": HttpSpanExporter(endpoint=f"{http_base}/v1/traces", timeout=10),
+    }
+    for transport, exporter in exporters.items():
+        started = time.monotonic()
+        result = exporter.export([span])
+        report[transport] = {"sdk_result": result.name, "sdk_seconds": time.monotonic() - started}
+        exporter.shutdown()
+
+    request = encode_spans([span])
+    channel = grpc.insecure_channel(arguments.grpc_endpoint.split("://", 1)[-1])
+    try:
+        trace_service_pb2_grpc.TraceServiceStub(channel).Export(request, timeout=10)
+        report["grpc"]["status"] = "OK"
+    except grpc.RpcError as error:
+        report["grpc"]["status"] = error.code().name
+        report["grpc"]["message"] = error.details()
+    answer = requests.post(f"{http_base}/v1/traces", data=request.SerializeToString(),
+                           headers={"Content-Type": "application/x-protobuf"}, timeout=10)
+    report["http"]["status"] = answer.status_code
+    report["http"]["retry_after"] = answer.headers.get("Retry-After")
+    report["request_bytes"] = request.ByteSize()
+    with open(arguments.manifest, "w", encoding="utf-8") as output:
+        json.dump(report, output, indent=1, sort_keys=True)
+    return 0
 
 
 if __name__ == "__main__":
