@@ -157,8 +157,9 @@ impl<S: OtlpSignal> tower::Service<http::Request<tonic::body::Body>> for OtlpSer
 }
 
 /// tonic refuses a message over the size limit with `OUT_OF_RANGE`, which OTLP clients retry
-/// (the same request can never succeed); answer `RESOURCE_EXHAUSTED` without retry information
-/// instead, which OTLP says not to retry, as OTLP/HTTP answers 413.
+/// although the same request can never succeed. Answer `INVALID_ARGUMENT`, which no client
+/// retries, as OTLP/HTTP answers 413 (SDKs retry `RESOURCE_EXHAUSTED` too, whatever the spec
+/// says about retry information).
 fn oversize_is_not_retryable(
     response: http::Response<tonic::body::Body>,
 ) -> http::Response<tonic::body::Body> {
@@ -175,7 +176,7 @@ fn oversize_is_not_retryable(
         .and_then(|value| value.to_str().ok())
         .map(|text| text.replace("%20", " "))
         .unwrap_or_else(|| "message exceeds the size limit".into());
-    Status::resource_exhausted(message).into_http()
+    Status::invalid_argument(message).into_http()
 }
 
 struct ExportMethod<S>(OtlpService<S>);
