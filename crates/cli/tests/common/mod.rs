@@ -208,6 +208,11 @@ fn try_start(data_dir: &Path, extra_args: &[&str]) -> Result<ServerGuard, String
 }
 
 impl ServerGuard {
+    /// The server's process id (0 once killed).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
     fn try_wait(&mut self) -> Option<ExitStatus> {
         self.child
             .as_mut()
