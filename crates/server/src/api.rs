@@ -193,7 +193,9 @@ async fn services(
             kind: Some(SignalKind::Server),
             ..SignalFilter::default()
         };
-        Ok(signals::summarize_services(&store.signals(range, &filter)?))
+        Ok(signals::summarize_services(
+            &store.signal_buckets(range, &filter, None)?,
+        ))
     })
     .await?;
     Ok(Json(Value::Array(summaries)))
@@ -242,7 +244,9 @@ async fn service_signals(
             .filter(|remote| !remote.is_empty()),
     };
     let store = state.store.clone();
-    let rows = blocking(move || Ok(store.signals(range, &filter)?)).await?;
+    let step_minutes = (step.as_secs() / 60) as i64;
+    let rows =
+        blocking(move || Ok(store.signal_buckets(range, &filter, Some(step_minutes))?)).await?;
     let series = signals::bucket(&rows, range, step);
     Ok(Json(json!({
         "service": service,
@@ -268,7 +272,9 @@ async fn dependencies(
             kind: Some(SignalKind::Dependency),
             ..SignalFilter::default()
         };
-        Ok(signals::summarize_edges(&store.signals(range, &filter)?))
+        Ok(signals::summarize_edges(
+            &store.signal_buckets(range, &filter, None)?,
+        ))
     })
     .await?;
     Ok(Json(Value::Array(edges)))

@@ -49,6 +49,12 @@ impl Percentiles {
 pub fn parse_step(text: Option<&str>, range: TimeRange) -> Result<Duration, ApiError> {
     let Some(text) = text.map(str::trim).filter(|text| !text.is_empty()) else {
         let minutes = (range.duration_nanos() / MINUTE_NANOS / 60).max(1);
+        // Past an hour, whole hours: steps then come from the hourly rollups.
+        let minutes = if minutes > 60 {
+            minutes.div_ceil(60) * 60
+        } else {
+            minutes
+        };
         return Ok(Duration::from_secs(minutes * 60));
     };
     let (number, unit) = match text
@@ -94,23 +100,20 @@ pub struct Bucketed {
 }
 
 /// Merges per-minute rows into steps aligned to the range start.
+/// Merges rows already bucketed by the store (each row's minute is its step's first minute,
+/// steps aligned to multiples of the step since the epoch) across keys, with an empty point
+/// for every step of the range without data.
 pub fn bucket(rows: &[SignalRow], range: TimeRange, step: Duration) -> Bucketed {
     let step_nanos = step.as_nanos() as u64;
     let mut points: BTreeMap<u64, SignalStats> = BTreeMap::new();
-    let first_minute_start = range.from - range.from % MINUTE_NANOS;
-    let mut start = first_minute_start;
+    let mut start = range.from - range.from % step_nanos;
     while start < range.to {
         points.insert(start, SignalStats::default());
         start += step_nanos;
     }
     let mut total = SignalStats::default();
     for row in rows {
-        let minute_start = row.minute.max(0) as u64 * MINUTE_NANOS;
-        if minute_start < first_minute_start {
-            continue;
-        }
-        let step_start =
-            first_minute_start + (minute_start - first_minute_start) / step_nanos * step_nanos;
+        let step_start = row.minute.max(0) as u64 * MINUTE_NANOS;
         points.entry(step_start).or_default().merge(&row.stats);
         total.merge(&row.stats);
     }

@@ -9,7 +9,7 @@ use sloscope_ingest::OperationGuard;
 use sloscope_model::{MINUTE_NANOS, SignalRow, TimeRange, minute_of};
 use tokio::sync::oneshot;
 
-use crate::rollup::{Rollups, SignalDeltas, SignalFilter};
+use crate::rollup::{Rollups, SignalDeltas, SignalFilter, minute_span};
 use crate::{
     Acknowledgement, LogQuery, LogRow, PointQuery, PointRow, SpanQuery, SpanRow, Store, StoreError,
     StoreStats, Write,
@@ -68,6 +68,21 @@ impl Store for DiscardStore {
             minute_of(range.from),
             to_minute,
             filter,
+        ))
+    }
+
+    fn signal_buckets(
+        &self,
+        range: TimeRange,
+        filter: &SignalFilter,
+        step_minutes: Option<i64>,
+    ) -> Result<Vec<SignalRow>, StoreError> {
+        let (from_minute, to_minute) = minute_span(range);
+        Ok(self.rollups.read().expect("rollups lock").buckets(
+            from_minute,
+            to_minute,
+            filter,
+            step_minutes,
         ))
     }
 

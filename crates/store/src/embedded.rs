@@ -25,11 +25,11 @@ use arrow::compute::kernels::cmp::{eq, gt_eq, lt};
 use arrow::compute::{and, filter_record_batch, or};
 use serde::{Deserialize, Serialize};
 use sloscope_ingest::{OperationGuard, SignalType};
-use sloscope_model::{Batch, MINUTE_NANOS, SignalRow, StatusCode, TimeRange, minute_of};
+use sloscope_model::{Batch, SignalRow, StatusCode, TimeRange, minute_of};
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 
-use crate::rollup::{Rollups, SignalDeltas, SignalFilter};
+use crate::rollup::{Rollups, SignalDeltas, SignalFilter, minute_span};
 use crate::segment::{self, Pruning, SegmentMeta, Table};
 use crate::tables::{self, LogRow, PointRow, SpanRow};
 use crate::wal::{self, WalWriter};
@@ -742,14 +742,28 @@ impl Store for EmbeddedStore {
         range: TimeRange,
         filter: &SignalFilter,
     ) -> Result<Vec<SignalRow>, StoreError> {
-        let from_minute = minute_of(range.from);
-        let to_minute = minute_of(range.to.saturating_add(MINUTE_NANOS - 1));
+        let (from_minute, to_minute) = minute_span(range);
         Ok(self
             .shared
             .rollups
             .read()
             .expect("rollups lock")
             .query(from_minute, to_minute, filter))
+    }
+
+    fn signal_buckets(
+        &self,
+        range: TimeRange,
+        filter: &SignalFilter,
+        step_minutes: Option<i64>,
+    ) -> Result<Vec<SignalRow>, StoreError> {
+        let (from_minute, to_minute) = minute_span(range);
+        Ok(self.shared.rollups.read().expect("rollups lock").buckets(
+            from_minute,
+            to_minute,
+            filter,
+            step_minutes,
+        ))
     }
 
     fn spans(&self, query: &SpanQuery) -> Result<Vec<SpanRow>, StoreError> {

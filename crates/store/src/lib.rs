@@ -111,10 +111,19 @@ pub struct StoreStats {
 pub trait Store: Send + Sync {
     /// Queues a write; fails at once with [`StoreError::QueueFull`] when the queue is full.
     fn submit(&self, write: Write) -> Result<Acknowledgement, StoreError>;
+    /// Per-minute signal rows of the matching keys.
     fn signals(
         &self,
         range: TimeRange,
         filter: &SignalFilter,
+    ) -> Result<Vec<SignalRow>, StoreError>;
+    /// Signal stats merged per key and per bucket of `step_minutes` (aligned to multiples of
+    /// the step since the epoch; the whole range when None). The fast path for long ranges.
+    fn signal_buckets(
+        &self,
+        range: TimeRange,
+        filter: &SignalFilter,
+        step_minutes: Option<i64>,
     ) -> Result<Vec<SignalRow>, StoreError>;
     fn spans(&self, query: &SpanQuery) -> Result<Vec<SpanRow>, StoreError>;
     fn logs(&self, query: &LogQuery) -> Result<Vec<LogRow>, StoreError>;

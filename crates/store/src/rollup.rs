@@ -12,7 +12,8 @@ use std::io;
 use std::path::Path;
 
 use sloscope_model::{
-    LatencySketch, SignalKey, SignalKind, SignalRow, SignalStats, get_varint, put_varint,
+    LatencySketch, MINUTE_NANOS, SignalKey, SignalKind, SignalRow, SignalStats, TimeRange,
+    get_varint, minute_of, put_varint,
 };
 
 const MAGIC: &[u8; 8] = b"SLORUP01";
@@ -42,9 +43,35 @@ impl SignalFilter {
     }
 }
 
+/// The minutes `[from, to)` a time range covers: every minute it touches.
+pub fn minute_span(range: TimeRange) -> (i64, i64) {
+    (
+        minute_of(range.from),
+        minute_of(range.to.saturating_add(MINUTE_NANOS - 1)),
+    )
+}
+
 #[derive(Default)]
 pub struct Rollups {
     minutes: BTreeMap<i64, HashMap<SignalKey, SignalStats>>,
+    /// The same stats merged per hour (keyed by the hour's first minute): a week is 168
+    /// merges per key instead of 10,080.
+    hours: BTreeMap<i64, HashMap<SignalKey, SignalStats>>,
+}
+
+fn merge_into(
+    map: &mut BTreeMap<i64, HashMap<SignalKey, SignalStats>>,
+    slot: i64,
+    key: &SignalKey,
+    stats: &SignalStats,
+) {
+    let keys = map.entry(slot).or_default();
+    match keys.get_mut(key) {
+        Some(existing) => existing.merge(stats),
+        None => {
+            keys.insert(key.clone(), stats.clone());
+        }
+    }
 }
 
 impl Rollups {
@@ -55,13 +82,60 @@ impl Rollups {
     }
 
     fn merge_one(&mut self, minute: i64, key: &SignalKey, stats: &SignalStats) {
-        let keys = self.minutes.entry(minute).or_default();
-        match keys.get_mut(key) {
-            Some(existing) => existing.merge(stats),
-            None => {
-                keys.insert(key.clone(), stats.clone());
-            }
+        merge_into(&mut self.minutes, minute, key, stats);
+        merge_into(&mut self.hours, minute - minute.rem_euclid(60), key, stats);
+    }
+
+    /// Stats of matching keys in `[from_minute, to_minute)`, merged per key and per bucket of
+    /// `step_minutes` (aligned to multiples of the step since the epoch), or over the whole
+    /// range when `step_minutes` is None. Whole hours come from the hour tier when buckets are
+    /// whole hours. Rows carry the bucket's first minute (the range's for a single bucket).
+    pub fn buckets<'a>(
+        &'a self,
+        from_minute: i64,
+        to_minute: i64,
+        filter: &SignalFilter,
+        step_minutes: Option<i64>,
+    ) -> Vec<SignalRow> {
+        if from_minute >= to_minute {
+            return Vec::new();
         }
+        let bucket_of = |minute: i64| match step_minutes {
+            Some(step) => minute - minute.rem_euclid(step),
+            None => from_minute,
+        };
+        let mut merged: HashMap<(i64, &SignalKey), SignalStats> = HashMap::new();
+        let mut add =
+            |map: &'a BTreeMap<i64, HashMap<SignalKey, SignalStats>>, from: i64, to: i64| {
+                for (slot, keys) in map.range(from..to) {
+                    let bucket = bucket_of(*slot);
+                    for (key, stats) in keys {
+                        if filter.matches(key) {
+                            merged.entry((bucket, key)).or_default().merge(stats);
+                        }
+                    }
+                }
+            };
+        let hours_usable = step_minutes.is_none_or(|step| step % 60 == 0);
+        let first_whole_hour = from_minute + (60 - from_minute.rem_euclid(60)) % 60;
+        let end_of_whole_hours = to_minute - to_minute.rem_euclid(60);
+        if hours_usable && first_whole_hour < end_of_whole_hours {
+            add(&self.minutes, from_minute, first_whole_hour);
+            add(&self.hours, first_whole_hour, end_of_whole_hours);
+            add(&self.minutes, end_of_whole_hours, to_minute);
+        } else {
+            add(&self.minutes, from_minute, to_minute);
+        }
+        let mut rows: Vec<SignalRow> = merged
+            .into_iter()
+            .map(|((minute, key), stats)| SignalRow {
+                minute,
+                key: key.clone(),
+                stats,
+            })
+            .collect();
+        rows.sort_by(|left, right| (left.minute, &left.key).cmp(&(right.minute, &right.key)));
+        rows
     }
 
     /// Rows of the minutes in `[from_minute, to_minute)` whose key matches.
@@ -86,6 +160,23 @@ impl Rollups {
 
     pub fn drop_before(&mut self, minute: i64) {
         self.minutes = self.minutes.split_off(&minute);
+        // An hour partly before the cutoff keeps its minutes after it, so rebuild it.
+        let first_hour = minute - minute.rem_euclid(60);
+        self.hours = self.hours.split_off(&first_hour);
+        if first_hour < minute {
+            self.hours.remove(&first_hour);
+            let kept: Vec<(i64, SignalKey, SignalStats)> = self
+                .minutes
+                .range(first_hour..first_hour + 60)
+                .flat_map(|(slot, keys)| {
+                    keys.iter()
+                        .map(move |(key, stats)| (*slot, key.clone(), stats.clone()))
+                })
+                .collect();
+            for (_, key, stats) in kept {
+                merge_into(&mut self.hours, first_hour, &key, &stats);
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -261,6 +352,61 @@ mod tests {
         assert_eq!(rows[0].stats.requests, 4);
         assert_eq!(rows[0].stats.faults, 2);
         assert_eq!(rows[0].stats.errors, 2);
+    }
+
+    #[test]
+    fn buckets_from_hours_equal_buckets_from_minutes() {
+        let mut rollups = Rollups::default();
+        let mut deltas = SignalDeltas::new();
+        for minute in 0..600 {
+            let mut stats = SignalStats::default();
+            stats.record(
+                f64::from((minute % 37) as u32) + 1.0,
+                minute % 11 == 0,
+                false,
+            );
+            deltas.insert(
+                (minute, key(if minute % 2 == 0 { "a" } else { "b" })),
+                stats,
+            );
+        }
+        rollups.merge_deltas(&deltas);
+        let filter = SignalFilter::default();
+        // Hour-aligned buckets use the hour tier; 7-minute buckets cannot.
+        for (from, to) in [(0, 600), (13, 587), (59, 61)] {
+            let from_hours = rollups.buckets(from, to, &filter, Some(120));
+            let mut expected: std::collections::BTreeMap<(i64, String), SignalStats> =
+                Default::default();
+            for row in rollups.query(from, to, &filter) {
+                expected
+                    .entry((
+                        row.minute - row.minute.rem_euclid(120),
+                        row.key.service.clone(),
+                    ))
+                    .or_default()
+                    .merge(&row.stats);
+            }
+            assert_eq!(from_hours.len(), expected.len());
+            for row in from_hours {
+                let wanted = &expected[&(row.minute, row.key.service.clone())];
+                assert_eq!(
+                    (row.stats.requests, row.stats.faults),
+                    (wanted.requests, wanted.faults)
+                );
+                assert_eq!(
+                    row.stats.latency.quantile(0.99),
+                    wanted.latency.quantile(0.99)
+                );
+            }
+        }
+        let whole = rollups.buckets(13, 587, &filter, None);
+        assert_eq!(whole.iter().map(|row| row.stats.requests).sum::<u64>(), 574);
+        rollups.drop_before(90);
+        let after_drop = rollups.buckets(0, 600, &filter, None);
+        assert_eq!(
+            after_drop.iter().map(|row| row.stats.requests).sum::<u64>(),
+            510
+        );
     }
 
     #[test]
