@@ -30,7 +30,7 @@ struct RawDecoder;
 
 impl Codec for RawCodec {
     type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
+    type Decode = bytes::Bytes;
     type Encoder = RawEncoder;
     type Decoder = RawDecoder;
 
@@ -54,11 +54,11 @@ impl Encoder for RawEncoder {
 }
 
 impl Decoder for RawDecoder {
-    type Item = Vec<u8>;
+    type Item = bytes::Bytes;
     type Error = Status;
 
-    fn decode(&mut self, source: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        Ok(Some(source.copy_to_bytes(source.remaining()).to_vec()))
+    fn decode(&mut self, source: &mut DecodeBuf<'_>) -> Result<Option<bytes::Bytes>, Status> {
+        Ok(Some(source.copy_to_bytes(source.remaining())))
     }
 }
 
@@ -181,11 +181,11 @@ fn oversize_is_not_retryable(
 
 struct ExportMethod<S>(OtlpService<S>);
 
-impl<S: OtlpSignal> UnaryService<Vec<u8>> for ExportMethod<S> {
+impl<S: OtlpSignal> UnaryService<bytes::Bytes> for ExportMethod<S> {
     type Response = Vec<u8>;
     type Future = BoxFuture<Result<Response<Vec<u8>>, Status>>;
 
-    fn call(&mut self, request: Request<Vec<u8>>) -> Self::Future {
+    fn call(&mut self, request: Request<bytes::Bytes>) -> Self::Future {
         let service = self.0.clone();
         Box::pin(async move {
             let authorization = request

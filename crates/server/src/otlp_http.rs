@@ -194,9 +194,9 @@ async fn export(
         .and_then(|value| value.to_str().ok())
         .unwrap_or("identity");
     let body = match encoding.trim().to_ascii_lowercase().as_str() {
-        "" | "identity" => raw.to_vec(),
+        "" | "identity" => raw,
         "gzip" | "x-gzip" => match gunzip(&raw, limit) {
-            Ok(inflated) => inflated,
+            Ok(inflated) => bytes::Bytes::from(inflated),
             Err((status, message)) => {
                 return error_response(format, status, GRPC_INVALID_ARGUMENT, message);
             }

@@ -22,8 +22,8 @@ use tracing::warn;
 
 /// How the export was encoded on the wire.
 pub enum Encoded {
-    Protobuf(Vec<u8>),
-    Json(Vec<u8>),
+    Protobuf(bytes::Bytes),
+    Json(bytes::Bytes),
 }
 
 /// What the client is told on success: how many items could not be used, and why.
@@ -229,7 +229,7 @@ impl Ingestor {
                 Encoded::Json(body) => {
                     let (request, rejections) = sloscope_ingest::decode_json(signal, &body)
                         .map_err(|error| Refused::Invalid(error.to_string()))?;
-                    let payload = request.encode_protobuf();
+                    let payload = bytes::Bytes::from(request.encode_protobuf());
                     (request, payload, rejections)
                 }
             };

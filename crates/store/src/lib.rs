@@ -59,7 +59,7 @@ pub type Acknowledgement = tokio::sync::oneshot::Receiver<Result<(), StoreError>
 /// One accepted export: its OTLP protobuf form for the log and its decoded records.
 pub struct Write {
     pub signal: SignalType,
-    pub payload: Vec<u8>,
+    pub payload: bytes::Bytes,
     pub batch: Batch,
 }
 

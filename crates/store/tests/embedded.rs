@@ -117,7 +117,7 @@ fn write(store: &dyn Store, signal: SignalType, payload: Vec<u8>) {
     let acknowledgement = store
         .submit(Write {
             signal,
-            payload,
+            payload: payload.into(),
             batch: converted.batch,
         })
         .unwrap();
