@@ -17,7 +17,7 @@ use std::ptr;
 
 use sloscope_model::{
     AttrValue, OTHER_OPERATION, Resource, SignalKey, SignalKind, SignalStats, Span, SpanKind,
-    StatusCode, attribute, minute_of,
+    StatusCode, minute_of,
 };
 
 /// Per-minute stats of each signal key, as one call of [`derive_signals`] adds them.
@@ -194,29 +194,100 @@ impl<'a> Name<'a> {
     }
 }
 
-/// A string attribute of the span or its resource, if set and not empty.
-fn text<'a>(span: &'a Span, key: &str) -> Option<&'a str> {
-    attribute(span, key)
-        .and_then(AttrValue::as_str)
-        .filter(|value| !value.is_empty())
+/// The attributes signal derivation reads, found in one pass over the span's attributes and
+/// one over its resource's, instead of a linear search per key. Each field has a slot for its
+/// current semantic-convention key and one for the older key, so that the precedence is the
+/// one of looking each up in turn: current key (span, then resource), then older key.
+#[derive(Default)]
+struct SpanFacts<'a> {
+    http_method: Slots<'a>,
+    http_route: Slots<'a>,
+    url_template: Slots<'a>,
+    http_status: Slots<'a>,
+    grpc_status: Slots<'a>,
+    peer_service: Slots<'a>,
+    db_system: Slots<'a>,
+    db_namespace: Slots<'a>,
+    db_operation: Slots<'a>,
+    messaging_system: Slots<'a>,
+    messaging_destination: Slots<'a>,
+    server_address: Slots<'a>,
+    rpc_service: Slots<'a>,
+    rpc_method: Slots<'a>,
 }
 
-fn text_of_either<'a>(span: &'a Span, current_key: &str, older_key: &str) -> Option<&'a str> {
-    text(span, current_key).or_else(|| text(span, older_key))
+#[derive(Default)]
+struct Slots<'a> {
+    current: Option<&'a AttrValue>,
+    older: Option<&'a AttrValue>,
 }
 
-fn integer_of_either(span: &Span, current_key: &str, older_key: &str) -> Option<i64> {
-    attribute(span, current_key)
-        .or_else(|| attribute(span, older_key))
-        .and_then(AttrValue::as_i64)
+impl<'a> Slots<'a> {
+    fn value(&self) -> Option<&'a AttrValue> {
+        self.current.or(self.older)
+    }
+
+    /// The text, if set and not empty (an empty current value falls back to the older key).
+    fn text(&self) -> Option<&'a str> {
+        let non_empty = |value: Option<&'a AttrValue>| {
+            value
+                .and_then(AttrValue::as_str)
+                .filter(|text| !text.is_empty())
+        };
+        non_empty(self.current).or_else(|| non_empty(self.older))
+    }
+
+    fn integer(&self) -> Option<i64> {
+        self.value().and_then(AttrValue::as_i64)
+    }
 }
 
-fn http_method(span: &Span) -> Option<&str> {
-    text_of_either(span, "http.request.method", "http.method")
+impl<'a> SpanFacts<'a> {
+    fn of(span: &'a Span) -> SpanFacts<'a> {
+        let mut facts = SpanFacts::default();
+        facts.read(&span.attributes.0);
+        facts.read(&span.resource.attributes.0);
+        facts
+    }
+
+    /// Fills the slots still empty from `attributes`.
+    fn read(&mut self, attributes: &'a [(String, AttrValue)]) {
+        for (key, value) in attributes {
+            let (slots, is_current) = match key.as_str() {
+                "http.request.method" => (&mut self.http_method, true),
+                "http.method" => (&mut self.http_method, false),
+                "http.route" => (&mut self.http_route, true),
+                "url.template" => (&mut self.url_template, true),
+                "http.response.status_code" => (&mut self.http_status, true),
+                "http.status_code" => (&mut self.http_status, false),
+                "rpc.grpc.status_code" => (&mut self.grpc_status, true),
+                "peer.service" => (&mut self.peer_service, true),
+                "db.system.name" => (&mut self.db_system, true),
+                "db.system" => (&mut self.db_system, false),
+                "db.namespace" => (&mut self.db_namespace, true),
+                "db.name" => (&mut self.db_namespace, false),
+                "db.operation.name" => (&mut self.db_operation, true),
+                "db.operation" => (&mut self.db_operation, false),
+                "messaging.system" => (&mut self.messaging_system, true),
+                "messaging.destination.name" => (&mut self.messaging_destination, true),
+                "server.address" => (&mut self.server_address, true),
+                "net.peer.name" => (&mut self.server_address, false),
+                "rpc.service" => (&mut self.rpc_service, true),
+                "rpc.method" => (&mut self.rpc_method, true),
+                _ => continue,
+            };
+            let slot = if is_current {
+                &mut slots.current
+            } else {
+                &mut slots.older
+            };
+            slot.get_or_insert(value);
+        }
+    }
 }
 
-fn server_name(span: &Span) -> Name<'_> {
-    match (text(span, "http.route"), http_method(span)) {
+fn server_name<'a>(span: &'a Span, facts: &SpanFacts<'a>) -> Name<'a> {
+    match (facts.http_route.text(), facts.http_method.text()) {
         (Some(route), Some(method)) => Name::joined(method, " ", route),
         (Some(route), None) => Name::single(route),
         // Never `url.path` or `http.target`: raw paths carry ids and would explode cardinality.
@@ -224,39 +295,42 @@ fn server_name(span: &Span) -> Name<'_> {
     }
 }
 
-fn remote_service_name(span: &Span) -> Name<'_> {
-    if let Some(peer) = text(span, "peer.service") {
+fn remote_service_name<'a>(facts: &SpanFacts<'a>) -> Name<'a> {
+    if let Some(peer) = facts.peer_service.text() {
         return Name::single(peer);
     }
-    if let Some(system) = text_of_either(span, "db.system.name", "db.system") {
-        return match text_of_either(span, "db.namespace", "db.name") {
+    if let Some(system) = facts.db_system.text() {
+        return match facts.db_namespace.text() {
             Some(namespace) => Name::joined(system, ":", namespace),
             None => Name::single(system),
         };
     }
-    if let Some(system) = text(span, "messaging.system") {
-        return match text(span, "messaging.destination.name") {
+    if let Some(system) = facts.messaging_system.text() {
+        return match facts.messaging_destination.text() {
             Some(destination) => Name::joined(system, ":", destination),
             None => Name::single(system),
         };
     }
-    if let Some(address) = text_of_either(span, "server.address", "net.peer.name") {
+    if let Some(address) = facts.server_address.text() {
         return Name::single(address);
     }
     Name::single(UNKNOWN_REMOTE_SERVICE)
 }
 
-fn remote_operation_name(span: &Span) -> Name<'_> {
-    if let Some(operation) = text_of_either(span, "db.operation.name", "db.operation") {
+fn remote_operation_name<'a>(span: &'a Span, facts: &SpanFacts<'a>) -> Name<'a> {
+    if let Some(operation) = facts.db_operation.text() {
         return Name::single(operation);
     }
-    if let Some(method) = http_method(span)
-        && let Some(route) = text(span, "http.route").or_else(|| text(span, "url.template"))
+    if let Some(method) = facts.http_method.text()
+        && let Some(route) = facts
+            .http_route
+            .text()
+            .or_else(|| facts.url_template.text())
     {
         return Name::joined(method, " ", route);
     }
-    if let Some(rpc_method) = text(span, "rpc.method") {
-        return match text(span, "rpc.service") {
+    if let Some(rpc_method) = facts.rpc_method.text() {
+        return match facts.rpc_service.text() {
             Some(rpc_service) => Name::joined(rpc_service, "/", rpc_method),
             None => Name::single(rpc_method),
         };
@@ -267,14 +341,15 @@ fn remote_operation_name(span: &Span) -> Name<'_> {
 /// The operation a server signal of this span is counted under: `http.request.method` and
 /// `http.route` (`GET /customers/{id}`) when the span has a route, else the span name.
 pub fn server_operation(span: &Span) -> String {
-    server_name(span).render()
+    server_name(span, &SpanFacts::of(span)).render()
 }
 
 /// The remote service and remote operation a dependency signal of this span is counted under.
 pub fn remote_target(span: &Span) -> (String, String) {
+    let facts = SpanFacts::of(span);
     (
-        remote_service_name(span).render(),
-        remote_operation_name(span).render(),
+        remote_service_name(&facts).render(),
+        remote_operation_name(span, &facts).render(),
     )
 }
 
@@ -288,9 +363,9 @@ fn is_dependency(span: &Span) -> bool {
 
 /// Whether the request failed on the server's side (fault) or was refused as the client's
 /// mistake (error, HTTP 4xx). A request is never both.
-fn outcome(span: &Span) -> (bool, bool) {
-    let http_status = integer_of_either(span, "http.response.status_code", "http.status_code");
-    let grpc_status = attribute(span, "rpc.grpc.status_code").and_then(AttrValue::as_i64);
+fn outcome(span: &Span, facts: &SpanFacts<'_>) -> (bool, bool) {
+    let http_status = facts.http_status.integer();
+    let grpc_status = facts.grpc_status.integer();
     let fault = span.status_code == StatusCode::Error
         || http_status.is_some_and(|status| status >= 500)
         || grpc_status.is_some_and(|status| GRPC_SERVER_ERRORS.contains(&status));
@@ -364,10 +439,11 @@ pub fn derive_signals(spans: &[Span], guard: &mut OperationGuard, into: &mut Sig
         let minute = minute_of(span.start_unix_nano);
         let resource = ResourceRef(&span.resource);
         let latency_ms = span.duration_nanos() as f64 / NANOS_PER_MILLI;
-        let (fault, error) = outcome(span);
+        let facts = SpanFacts::of(span);
+        let (fault, error) = outcome(span, &facts);
         if is_server(span) {
             let target = Target::Server {
-                operation: server_name(span),
+                operation: server_name(span, &facts),
             };
             batch.record(
                 BatchKey {
@@ -382,8 +458,8 @@ pub fn derive_signals(spans: &[Span], guard: &mut OperationGuard, into: &mut Sig
         }
         if is_dependency(span) {
             let target = Target::Dependency {
-                remote_service: remote_service_name(span),
-                remote_operation: remote_operation_name(span),
+                remote_service: remote_service_name(&facts),
+                remote_operation: remote_operation_name(span, &facts),
             };
             batch.record(
                 BatchKey {
@@ -784,7 +860,12 @@ mod tests {
             ),
         ];
         for (case, expected) in cases {
-            assert_eq!(outcome(&case), expected, "{:?}", case.attributes);
+            assert_eq!(
+                outcome(&case, &SpanFacts::of(&case)),
+                expected,
+                "{:?}",
+                case.attributes
+            );
         }
         let mut error_and_4xx = span(
             &checkout,
@@ -794,7 +875,7 @@ mod tests {
         );
         error_and_4xx.status_code = StatusCode::Error;
         assert_eq!(
-            outcome(&error_and_4xx),
+            outcome(&error_and_4xx, &SpanFacts::of(&error_and_4xx)),
             (true, false),
             "a request is a fault or an error, not both"
         );
@@ -1145,7 +1226,7 @@ mod tests {
                 let expected_dependency = spans.iter().filter(|one| is_dependency(one)).count() as u64;
                 let expected_faults: u64 = spans
                     .iter()
-                    .map(|one| (u64::from(is_server(one)) + u64::from(is_dependency(one))) * u64::from(outcome(one).0))
+                    .map(|one| (u64::from(is_server(one)) + u64::from(is_dependency(one))) * u64::from(outcome(one, &SpanFacts::of(one)).0))
                     .sum();
                 let mut server = 0;
                 let mut dependency = 0;
