@@ -9,6 +9,11 @@ mod slo;
 use std::path::PathBuf;
 
 use anyhow::Context;
+
+/// See the workspace manifest for why this allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use sloscope_server::{Config, Overrides};
 
