@@ -68,6 +68,9 @@ const IDLE_LIMIT: Duration = Duration::from_secs(60);
 struct RunMeasurement {
     load: LoadOutcome,
     cpu_seconds: f64,
+    /// CPU time of everything else on the machine (not the server, not this client) during
+    /// the run: other work competing for the cores makes the run less trustworthy.
+    background_cpu_seconds: f64,
     storage: Option<StorageMeasurement>,
 }
 
@@ -137,11 +140,12 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
                 measure_run(*kind, rotel_agent.as_deref(), &pool, args.clients, clock)
                     .with_context(|| format!("run {run_number} of {}", kind.label()))?;
             eprintln!(
-                "run {run_number}/{}: {:<42} {:>9.0} spans per CPU-second ({:.2} CPU-s), {:>9.0} spans/s wall{}{}",
+                "run {run_number}/{}: {:<42} {:>9.0} spans per CPU-second ({:.2} CPU-s, other processes {:.2} CPU-s), {:>9.0} spans/s wall{}{}",
                 args.runs,
                 kind.label(),
                 measurement.spans_per_cpu_second(),
                 measurement.cpu_seconds,
+                measurement.background_cpu_seconds,
                 measurement.load.spans_per_wall_second(),
                 if measurement.load.pushbacks > 0 {
                     format!(", {} pushbacks", measurement.load.pushbacks)
@@ -214,6 +218,8 @@ fn measure_run(
     let mut target = start_target(kind, rotel_agent, workspace.path())?;
     let pid = target.pid();
     let next_request = AtomicUsize::new(0);
+    let machine_before = clock.machine_busy_seconds()?;
+    let client_before = clock.process_seconds(std::process::id())?;
     let cpu_before = clock.process_tree_seconds(pid)?;
     let load = load::drive(target.otlp_http, clients, || {
         pool.get(next_request.fetch_add(1, Ordering::Relaxed))
@@ -221,11 +227,24 @@ fn measure_run(
     let load = match load {
         Ok(load) => load,
         Err(error) => {
-            target.check_alive()?;
-            return Err(error.context(format!("log of {}:\n{}", kind.label(), target.log_tail())));
+            let context = match target.check_alive() {
+                Ok(()) => format!(
+                    "{} is still running; its log ends with:\n{}",
+                    kind.label(),
+                    target.log_tail()
+                ),
+                Err(died) => format!("{died:#}"),
+            };
+            return Err(error.context(context));
         }
     };
     let cpu_after = clock.seconds_once_idle(pid, IDLE_LIMIT)?;
+    let client_after = clock.process_seconds(std::process::id())?;
+    let machine_after = clock.machine_busy_seconds()?;
+    let background_cpu_seconds = ((machine_after - machine_before)
+        - (cpu_after - cpu_before)
+        - (client_after - client_before))
+        .max(0.0);
     target.check_alive()?;
     if load.rejected_spans > 0 {
         eprintln!(
@@ -240,6 +259,16 @@ fn measure_run(
         }
         TargetKind::RotelBlackhole | TargetKind::SloscopeDiscard => None,
     };
+    if let Some(storage) = &storage
+        && storage.spans_written != load.spans
+    {
+        eprintln!(
+            "  warning: {} acknowledged {} spans but reports {} written",
+            kind.label(),
+            load.spans,
+            storage.spans_written
+        );
+    }
     let cpu_seconds = cpu_after - cpu_before;
     let storage = storage.map(|mut storage| {
         storage.cpu_seconds_with_flush -= cpu_before;
@@ -249,6 +278,7 @@ fn measure_run(
     Ok(RunMeasurement {
         load,
         cpu_seconds,
+        background_cpu_seconds,
         storage,
     })
 }
@@ -538,6 +568,7 @@ fn build_report(
             "spans_per_cpu_second_runs": per_cpu.iter().map(|value| round(*value, 0)).collect::<Vec<_>>(),
             "spans_per_wall_second": round(median(&wall), 0),
             "server_cpu_seconds_runs": runs.iter().map(|run| round(run.cpu_seconds, 2)).collect::<Vec<_>>(),
+            "background_cpu_seconds_runs": runs.iter().map(|run| round(run.background_cpu_seconds, 2)).collect::<Vec<_>>(),
             "pushbacks": runs.iter().map(|run| run.load.pushbacks).sum::<u64>(),
             "rejected_spans": runs.iter().map(|run| run.load.rejected_spans).sum::<u64>(),
             "ratio_to_rotel": ratio.map(|value| round(value, 3)),
@@ -680,6 +711,21 @@ fn print_table(report: &Value) {
             );
         }
     }
+    let server_cpu: f64 = targets
+        .iter()
+        .flat_map(|target| cpu_runs(&target["server_cpu_seconds_runs"]))
+        .sum();
+    let background_cpu: f64 = targets
+        .iter()
+        .flat_map(|target| cpu_runs(&target["background_cpu_seconds_runs"]))
+        .sum();
+    if background_cpu > 0.1 * server_cpu {
+        let _ = writeln!(
+            out,
+            "warning: other processes used {background_cpu:.1} CPU-s during the runs ({:.0} % of the servers' {server_cpu:.1}); the figures are noisy",
+            100.0 * background_cpu / server_cpu.max(1e-9)
+        );
+    }
     let _ = writeln!(out);
     for target in &targets {
         if let Some(bytes) = target["bytes_per_span_on_disk"].as_f64() {
@@ -724,6 +770,12 @@ fn print_table(report: &Value) {
             query["bytes_per_span_on_disk"],
         );
     }
+}
+
+fn cpu_runs(runs: &Value) -> Vec<f64> {
+    runs.as_array()
+        .map(|runs| runs.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default()
 }
 
 /// `1234567.0` as `1,234,567`.

@@ -51,6 +51,37 @@ impl CpuClock {
         Ok(ticks as f64 / self.ticks_per_second)
     }
 
+    /// CPU seconds used so far by `pid` alone (all its threads, not its children).
+    pub fn process_seconds(&self, pid: u32) -> anyhow::Result<f64> {
+        let times = read_process(Path::new(&format!("/proc/{pid}")))
+            .with_context(|| format!("process {pid} is gone"))?;
+        Ok(times.own_ticks as f64 / self.ticks_per_second)
+    }
+
+    /// CPU seconds all cores have spent busy since boot (`/proc/stat`): with the server's and
+    /// the client's own share taken out, what else ran on the machine during a run.
+    pub fn machine_busy_seconds(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string("/proc/stat").context("cannot read /proc/stat")?;
+        let line = stat
+            .lines()
+            .find(|line| line.starts_with("cpu "))
+            .context("/proc/stat has no cpu line")?;
+        let fields: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|field| field.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
+        let busy: u64 = fields
+            .iter()
+            .take(8)
+            .enumerate()
+            .filter(|(index, _)| *index != 3 && *index != 4)
+            .map(|(_, ticks)| ticks)
+            .sum();
+        Ok(busy as f64 / self.ticks_per_second)
+    }
+
     /// Waits until the process tree stops using CPU (less than 2 % of a core over a quarter
     /// second) and returns its CPU seconds then: work a server does after acknowledging, such
     /// as batching, exporting or rolling, belongs to the figure.
@@ -71,7 +102,9 @@ impl CpuClock {
 
 struct ProcessTimes {
     parent_pid: u32,
-    /// utime + stime + cutime + cstime.
+    /// utime + stime: the process's own threads.
+    own_ticks: u64,
+    /// utime + stime + cutime + cstime: with the children it has reaped.
     cpu_ticks: u64,
 }
 
@@ -113,9 +146,11 @@ fn parse_stat(stat: &str) -> Option<ProcessTimes> {
             .and_then(|text| text.parse::<u64>().ok())
     };
     let parent_pid = u32::try_from(field(4)?).ok()?;
-    let cpu_ticks = field(14)? + field(15)? + field(16)? + field(17)?;
+    let own_ticks = field(14)? + field(15)?;
+    let cpu_ticks = own_ticks + field(16)? + field(17)?;
     Some(ProcessTimes {
         parent_pid,
+        own_ticks,
         cpu_ticks,
     })
 }
@@ -137,6 +172,7 @@ mod tests {
         let stat = "1234 (tokio (worker) 1) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 50 3 2 20 0 9 0 100 0 0";
         let times = parse_stat(stat).expect("parses");
         assert_eq!(times.parent_pid, 1);
+        assert_eq!(times.own_ticks, 250 + 50);
         assert_eq!(times.cpu_ticks, 250 + 50 + 3 + 2);
     }
 

@@ -87,7 +87,7 @@ impl Target {
     /// Starts sloscope with the storage of `kind`, keeping its data under `workspace/data`
     /// (reused when started again on the same workspace).
     pub fn start_sloscope(kind: TargetKind, workspace: &Path) -> anyhow::Result<Target> {
-        let executable = std::env::current_exe().context("cannot find the sloscope executable")?;
+        let executable = own_executable()?;
         let config_path = workspace.join("sloscope.toml");
         std::fs::write(&config_path, kind.storage_config())
             .with_context(|| format!("cannot write {}", config_path.display()))?;
@@ -261,6 +261,16 @@ impl Drop for Target {
             let _ = self.child.wait();
         }
     }
+}
+
+/// This very executable. On Linux `/proc/self/exe` still runs it after a rebuild has replaced
+/// the file on disk, so every server of a run is the build that started the run.
+fn own_executable() -> anyhow::Result<PathBuf> {
+    let linux_link = PathBuf::from("/proc/self/exe");
+    if linux_link.exists() {
+        return Ok(linux_link);
+    }
+    std::env::current_exe().context("cannot find the sloscope executable")
 }
 
 /// Finds Rotel's agent binary in the virtual environment at `venv`, creating the environment
