@@ -1,9 +1,11 @@
-//! The `sloscope` command: `serve` runs the server; `bench` measures it against its peers.
+//! The `sloscope` command: `serve` runs the server; `slo` manages SLOs; `bench` measures
+//! sloscope against its peers; `eval` scores it on public labelled data sets.
 //! Errors are reported here with `anyhow`; everything below returns typed errors.
 
 #![allow(clippy::print_stdout)]
 
 mod bench;
+mod eval;
 mod slo;
 
 use std::path::PathBuf;
@@ -38,6 +40,9 @@ enum Command {
     /// Measure sloscope (and its peers, in the same run).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Offline evaluations on public labelled data sets, beside the published figures.
+    #[command(subcommand)]
+    Eval(eval::EvalCommand),
 }
 
 #[derive(clap::Args)]
@@ -128,6 +133,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve(args),
         Command::Bench(command) => bench::run(command),
         Command::Slo(command) => slo::run(command),
+        Command::Eval(command) => eval::run(command),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
