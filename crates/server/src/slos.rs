@@ -103,7 +103,13 @@ pub struct SloEngine {
     file_errors: RwLock<BTreeMap<PathBuf, String>>,
     /// Each spec file's modification time and what it parsed to then.
     parsed_files: Mutex<HashMap<PathBuf, ParsedFile>>,
+    /// The spec files and their modification times at the last refresh: when nothing changed,
+    /// a cycle skips reconciling every SLO with its spec.
+    last_fingerprint: Mutex<Option<Fingerprint>>,
 }
+
+/// Spec files with their modification times.
+type Fingerprint = Vec<(PathBuf, Option<SystemTime>)>;
 
 type ParsedFile = (SystemTime, Result<Vec<SloSpec>, String>);
 
@@ -262,6 +268,7 @@ impl SloEngine {
             sink,
             file_errors: RwLock::new(BTreeMap::new()),
             parsed_files: Mutex::new(HashMap::new()),
+            last_fingerprint: Mutex::new(None),
         }
     }
 
@@ -293,6 +300,32 @@ impl SloEngine {
             });
         cache.insert(path.to_owned(), (modified, parsed.clone()));
         parsed
+    }
+
+    /// The YAML files of every spec directory with their modification times.
+    fn fingerprint(&self) -> Fingerprint {
+        let mut files = Vec::new();
+        for directory in [Some(self.api_dir()), self.watch_dir.clone()]
+            .into_iter()
+            .flatten()
+        {
+            let Ok(entries) = std::fs::read_dir(&directory) else {
+                continue;
+            };
+            for path in entries.filter_map(|entry| entry.ok().map(|entry| entry.path())) {
+                if path
+                    .extension()
+                    .is_some_and(|extension| extension == "yaml" || extension == "yml")
+                {
+                    let modified = std::fs::metadata(&path)
+                        .and_then(|meta| meta.modified())
+                        .ok();
+                    files.push((path, modified));
+                }
+            }
+        }
+        files.sort();
+        files
     }
 
     fn scan_specs(&self) -> BTreeMap<String, (SloSpec, Source)> {
@@ -349,6 +382,16 @@ impl SloEngine {
     /// Brings the managed set in line with the spec sources; new or changed SLOs are
     /// backfilled from stored history (history before an SLO existed counts).
     fn refresh(&self, now: i64) -> Result<(), SloError> {
+        let fingerprint = self.fingerprint();
+        if self
+            .last_fingerprint
+            .lock()
+            .expect("fingerprint lock")
+            .as_ref()
+            == Some(&fingerprint)
+        {
+            return Ok(());
+        }
         let specs = self.scan_specs();
         let failed_files: Vec<PathBuf> = self
             .file_errors
@@ -407,6 +450,7 @@ impl SloEngine {
                 },
             );
         }
+        *self.last_fingerprint.lock().expect("fingerprint lock") = Some(fingerprint);
         Ok(())
     }
 
