@@ -80,7 +80,7 @@ pub async fn list(State(engine): State<Arc<SloEngine>>) -> Json<Value> {
     let entries = engine.list();
     let errors = engine.file_errors();
     Json(json!({
-        "slos": entries.iter().map(|(spec, source, evaluation)| summary_json(spec, source, evaluation.as_ref())).collect::<Vec<_>>(),
+        "slos": entries.iter().map(|(spec, source, evaluation)| summary_json(spec, source, evaluation.as_deref())).collect::<Vec<_>>(),
         "file_errors": errors.iter().map(|(path, message)| json!({ "path": path, "error": message })).collect::<Vec<_>>(),
     }))
 }
@@ -92,10 +92,10 @@ pub async fn get(
     let (spec, source, evaluation, history) = engine
         .get(&name)
         .ok_or_else(|| ApiError::from(SloError::NotFound(name.clone())))?;
-    let mut answer = summary_json(&spec, &source, evaluation.as_ref());
+    let mut answer = summary_json(&spec, &source, evaluation.as_deref());
     answer["spec"] = json!(spec);
     answer["yaml"] = json!(sloscope_slo::parse::to_yaml(&spec));
-    answer["evaluation"] = json!(evaluation);
+    answer["evaluation"] = json!(evaluation.as_deref());
     answer["alert_history"] = json!(history);
     Ok(Json(answer))
 }
@@ -124,7 +124,7 @@ pub async fn put(
         .ok_or_else(|| ApiError::Internal("slo vanished after put".into()))?;
     Ok((
         status,
-        Json(summary_json(&spec, &source, evaluation.as_ref())),
+        Json(summary_json(&spec, &source, evaluation.as_deref())),
     )
         .into_response())
 }

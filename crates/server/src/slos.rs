@@ -52,7 +52,7 @@ const HISTORY_LIMIT: usize = 500;
 struct Managed {
     instance: SloInstance,
     source: Source,
-    last: Option<Evaluation>,
+    last: Option<Arc<Evaluation>>,
     history: Vec<AlertEvent>,
 }
 
@@ -97,7 +97,7 @@ pub struct SloEngine {
     watch_dir: Option<PathBuf>,
     managed: Mutex<BTreeMap<String, Managed>>,
     /// The last evaluation of each SLO, for readers that must not wait for a cycle.
-    published: RwLock<BTreeMap<String, Evaluation>>,
+    published: RwLock<BTreeMap<String, Arc<Evaluation>>>,
     sink: Option<Arc<dyn AlertSink>>,
     /// Errors of the watched directory's files at the last scan, by file.
     file_errors: RwLock<BTreeMap<PathBuf, String>>,
@@ -110,6 +110,9 @@ pub struct SloEngine {
 
 /// Spec files with their modification times.
 type Fingerprint = Vec<(PathBuf, Option<SystemTime>)>;
+
+/// An SLO's spec, where it came from, its last evaluation and its alert history.
+pub type SloDetails = (SloSpec, Source, Option<Arc<Evaluation>>, Vec<AlertEvent>);
 
 type ParsedFile = (SystemTime, Result<Vec<SloSpec>, String>);
 
@@ -533,6 +536,7 @@ impl SloEngine {
                 let excess = entry.history.len() - HISTORY_LIMIT;
                 entry.history.drain(..excess);
             }
+            let evaluation = Arc::new(evaluation);
             published.insert(name.clone(), evaluation.clone());
             entry.last = Some(evaluation);
         }
@@ -560,11 +564,11 @@ impl SloEngine {
             .expect("spawn the slo engine thread");
     }
 
-    pub fn evaluations(&self) -> BTreeMap<String, Evaluation> {
+    pub fn evaluations(&self) -> BTreeMap<String, Arc<Evaluation>> {
         self.published.read().expect("published lock").clone()
     }
 
-    pub fn list(&self) -> Vec<(SloSpec, Source, Option<Evaluation>)> {
+    pub fn list(&self) -> Vec<(SloSpec, Source, Option<Arc<Evaluation>>)> {
         let managed = self.managed.lock().expect("managed lock");
         managed
             .values()
@@ -578,10 +582,7 @@ impl SloEngine {
             .collect()
     }
 
-    pub fn get(
-        &self,
-        name: &str,
-    ) -> Option<(SloSpec, Source, Option<Evaluation>, Vec<AlertEvent>)> {
+    pub fn get(&self, name: &str) -> Option<SloDetails> {
         let managed = self.managed.lock().expect("managed lock");
         managed.get(name).map(|entry| {
             (
