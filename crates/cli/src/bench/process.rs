@@ -16,19 +16,9 @@ pub struct CpuClock {
 }
 
 impl CpuClock {
-    /// Asks `getconf CLK_TCK` once; Linux has used 100 everywhere for decades, so that is the
-    /// fallback.
     pub fn detect() -> CpuClock {
-        let ticks = std::process::Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|output| String::from_utf8(output.stdout).ok())
-            .and_then(|text| text.trim().parse::<f64>().ok())
-            .filter(|ticks| *ticks > 0.0)
-            .unwrap_or(100.0);
         CpuClock {
-            ticks_per_second: ticks,
+            ticks_per_second: ticks_per_second(),
         }
     }
 
@@ -53,32 +43,13 @@ impl CpuClock {
 
     /// CPU seconds used so far by `pid` alone (all its threads, not its children).
     pub fn process_seconds(&self, pid: u32) -> anyhow::Result<f64> {
-        let times = read_process(Path::new(&format!("/proc/{pid}")))
-            .with_context(|| format!("process {pid} is gone"))?;
-        Ok(times.own_ticks as f64 / self.ticks_per_second)
+        Ok(process_own_ticks(pid)? as f64 / self.ticks_per_second)
     }
 
     /// CPU seconds all cores have spent busy since boot (`/proc/stat`): with the server's and
     /// the client's own share taken out, what else ran on the machine during a run.
     pub fn machine_busy_seconds(&self) -> anyhow::Result<f64> {
-        let stat = std::fs::read_to_string("/proc/stat").context("cannot read /proc/stat")?;
-        let line = stat
-            .lines()
-            .find(|line| line.starts_with("cpu "))
-            .context("/proc/stat has no cpu line")?;
-        let fields: Vec<u64> = line
-            .split_whitespace()
-            .skip(1)
-            .filter_map(|field| field.parse().ok())
-            .collect();
-        // user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
-        let busy: u64 = fields
-            .iter()
-            .take(8)
-            .enumerate()
-            .filter(|(index, _)| *index != 3 && *index != 4)
-            .map(|(_, ticks)| ticks)
-            .sum();
+        let (busy, _) = machine_ticks()?;
         Ok(busy as f64 / self.ticks_per_second)
     }
 
@@ -98,6 +69,49 @@ impl CpuClock {
             previous = current;
         }
     }
+}
+
+/// Clock ticks per second of `/proc` times, from `getconf CLK_TCK`; Linux has used 100
+/// everywhere for decades, so that is the fallback.
+pub fn ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|output| String::from_utf8(output.stdout).ok())
+        .and_then(|text| text.trim().parse::<f64>().ok())
+        .filter(|ticks| *ticks > 0.0)
+        .unwrap_or(100.0)
+}
+
+/// Ticks of `pid`'s own threads (user + system), without its children.
+pub fn process_own_ticks(pid: u32) -> anyhow::Result<u64> {
+    let times = read_process(Path::new(&format!("/proc/{pid}")))
+        .with_context(|| format!("process {pid} is gone"))?;
+    Ok(times.own_ticks)
+}
+
+/// Busy and I/O-wait ticks of all cores since boot, from `/proc/stat`.
+pub fn machine_ticks() -> anyhow::Result<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").context("cannot read /proc/stat")?;
+    let line = stat
+        .lines()
+        .find(|line| line.starts_with("cpu "))
+        .context("/proc/stat has no cpu line")?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|field| field.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
+    let busy = fields
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(index, _)| *index != 3 && *index != 4)
+        .map(|(_, ticks)| ticks)
+        .sum();
+    Ok((busy, fields.get(4).copied().unwrap_or(0)))
 }
 
 struct ProcessTimes {

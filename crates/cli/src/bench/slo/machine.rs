@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use crate::bench::process::{machine_ticks, process_own_ticks, ticks_per_second};
+
 /// Resident set size of a process (this one when `pid` is None), from `/proc/<pid>/status`.
 pub fn resident_bytes(pid: Option<u32>) -> anyhow::Result<u64> {
     let path = match pid {
@@ -21,58 +23,6 @@ pub fn resident_bytes(pid: Option<u32>) -> anyhow::Result<u64> {
         .and_then(|number| number.parse::<u64>().ok())
         .with_context(|| format!("no VmRSS in {path}"))?;
     Ok(kilobytes * 1024)
-}
-
-/// Clock ticks per second of `/proc` times; Linux has used 100 everywhere for decades.
-fn ticks_per_second() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|output| String::from_utf8(output.stdout).ok())
-        .and_then(|text| text.trim().parse::<f64>().ok())
-        .filter(|ticks| *ticks > 0.0)
-        .unwrap_or(100.0)
-}
-
-/// CPU seconds of one process's threads (user + system), from `/proc/<pid>/stat`.
-fn process_ticks(pid: u32) -> anyhow::Result<u64> {
-    let path = format!("/proc/{pid}/stat");
-    let stat = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
-    // The command name may hold spaces: count fields from its closing parenthesis, where
-    // field 3 (state) starts; utime and stime are fields 14 and 15.
-    let after_name = &stat[stat.rfind(')').context("no command name")? + 1..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let field = |number: usize| -> anyhow::Result<u64> {
-        fields
-            .get(number - 3)
-            .and_then(|text| text.parse().ok())
-            .with_context(|| format!("no field {number} in {path}"))
-    };
-    Ok(field(14)? + field(15)?)
-}
-
-/// Busy and I/O-wait ticks of all cores since boot, from `/proc/stat`.
-fn machine_ticks() -> anyhow::Result<(u64, u64)> {
-    let stat = std::fs::read_to_string("/proc/stat").context("cannot read /proc/stat")?;
-    let line = stat
-        .lines()
-        .find(|line| line.starts_with("cpu "))
-        .context("/proc/stat has no cpu line")?;
-    let fields: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|field| field.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal
-    let busy = fields
-        .iter()
-        .take(8)
-        .enumerate()
-        .filter(|(index, _)| *index != 3 && *index != 4)
-        .map(|(_, ticks)| ticks)
-        .sum();
-    Ok((busy, fields.get(4).copied().unwrap_or(0)))
 }
 
 /// Where the cores' time went between `start` and `finish`.
@@ -110,7 +60,7 @@ impl Meter {
             pid,
             ticks_per_second: ticks_per_second(),
             started: Instant::now(),
-            process: process_ticks(pid)?,
+            process: process_own_ticks(pid)?,
             busy,
             iowait,
         })
@@ -118,7 +68,7 @@ impl Meter {
 
     pub fn finish(&self) -> anyhow::Result<Usage> {
         let (busy, iowait) = machine_ticks()?;
-        let process = process_ticks(self.pid)?;
+        let process = process_own_ticks(self.pid)?;
         let seconds = self.started.elapsed().as_secs_f64();
         let to_seconds = |ticks: u64| ticks as f64 / self.ticks_per_second;
         let process_cpu = to_seconds(process.saturating_sub(self.process));
