@@ -27,7 +27,7 @@ pub fn parse_timestamp(input: &str) -> Result<u64, TimeParseError> {
 }
 
 /// A half-open interval `[from, to)` of unix nanoseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TimeRange {
     pub from: u64,
     pub to: u64,

@@ -1,0 +1,92 @@
+//! What an investigation says: ranked causes with evidence and remedies, and what it could
+//! not check.
+
+use serde::{Deserialize, Serialize};
+
+use crate::input::Subject;
+
+/// The kinds of cause an investigation can name (the API's `kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CauseKind {
+    Deployment,
+    SlowQuery,
+    Dependency,
+    ErrorPattern,
+    Load,
+    CpuSaturation,
+    MemoryLeak,
+    ResourceExhaustion,
+    Network,
+    CodeRegression,
+    Unknown,
+}
+
+/// One number behind a finding, with its baseline when there is one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The probe that measured it: `scope`, `bubbleup`, `self_time`, `dependencies`,
+    /// `changes`, `error_patterns`, `network`, `load`, `resources`, `slow_queries`.
+    pub probe: String,
+    /// One sentence a person reads, numbers included.
+    pub summary: String,
+    /// The measure's name, e.g. `p99_ms`, `fault_rate`, `requests_per_minute`.
+    pub measure: String,
+    pub baseline: Option<f64>,
+    pub breach: Option<f64>,
+}
+
+/// A corrective action and the evidence that motivates it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Remedy {
+    pub action: String,
+    pub because: String,
+}
+
+/// A suspected cause: findings of one or more probes merged for one service and kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cause {
+    pub rank: usize,
+    pub service: String,
+    pub kind: CauseKind,
+    pub summary: String,
+    /// 0 to 1.
+    pub confidence: f64,
+    pub evidence: Vec<Evidence>,
+    pub remedies: Vec<Remedy>,
+}
+
+/// One indicator of the subject, baseline against breach.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndicatorChange {
+    /// `availability`, `fault_rate`, `error_rate`, `p50_ms`, `p99_ms`, `requests_per_minute`.
+    pub indicator: String,
+    pub baseline: f64,
+    pub breach: f64,
+    /// The SLO target for this indicator, when an SLO names one.
+    pub target: Option<f64>,
+}
+
+/// When the breach started and how far off target it is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Scope {
+    /// Change point of the subject's SLI, unix nanoseconds; None when no change point stands out.
+    pub started_unix_nano: Option<u64>,
+    pub indicators: Vec<IndicatorChange>,
+    /// Requests of the subject in the breach window that were bad (faults, or over the
+    /// latency threshold of a latency SLO).
+    pub bad_requests: u64,
+    pub requests: u64,
+    /// The fraction of the error budget burned in the breach window, when an SLO is known.
+    pub budget_burned: Option<f64>,
+}
+
+/// The result of an investigation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub subject: Subject,
+    pub scope: Scope,
+    pub causes: Vec<Cause>,
+    /// What could not be checked and why (no logs, no metrics, no version attribute, ...).
+    pub not_checked: Vec<String>,
+}
