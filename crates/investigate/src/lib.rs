@@ -6,6 +6,7 @@
 //! the telemetry of the two windows is the server's business.
 
 pub mod input;
+pub mod markdown;
 pub mod report;
 pub mod templates;
 
