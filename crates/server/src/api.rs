@@ -3,7 +3,7 @@
 //! of merging minutes into steps lives in [`crate::signals`].
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
@@ -19,8 +19,11 @@ use sloscope_store::{LogQuery, PointQuery, SignalFilter, SpanQuery, Store};
 
 use crate::alerts::NotifierSink;
 use crate::auth::Authenticator;
+use crate::changes::Changes;
 use crate::config::Scope;
 use crate::error::ApiError;
+use crate::investigation_api;
+use crate::investigations::Investigations;
 use crate::pipeline::Ingestor;
 use crate::signals::{self, Percentiles};
 use crate::slo_api;
@@ -33,6 +36,8 @@ pub struct ApiState {
     pub authenticator: Arc<Authenticator>,
     pub slos: Arc<SloEngine>,
     pub notifications: Arc<NotifierSink>,
+    pub investigations: Arc<Investigations>,
+    pub changes: Arc<Changes>,
 }
 
 impl axum::extract::FromRef<ApiState> for Arc<SloEngine> {
@@ -54,9 +59,24 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/notifications", get(notification_channels))
         .route("/api/v1/slos/{name}", get(slo_api::get))
         .route("/api/v1/slos/{name}/backtest", get(slo_api::backtest))
+        .route(
+            "/api/v1/investigations",
+            get(investigation_api::list).post(investigation_api::create),
+        )
+        .route("/api/v1/investigations/{id}", get(investigation_api::get))
+        .route("/api/v1/changes", get(investigation_api::changes))
         .route("/metrics", get(prometheus_metrics))
         .route_layer(middleware::from_fn_with_state(
             (state.authenticator.clone(), Scope::Read),
+            require_scope,
+        ));
+    let ingest = Router::new()
+        .route(
+            "/api/v1/changes",
+            axum::routing::post(investigation_api::record_change),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            (state.authenticator.clone(), Scope::Ingest),
             require_scope,
         ));
     let admin = Router::new()
@@ -74,6 +94,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/readyz", get(|| async { "ready\n" }))
         .route("/api/v1/openapi.json", get(openapi))
         .merge(api)
+        .merge(ingest)
         .merge(admin)
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .with_state(state)
@@ -111,12 +132,7 @@ async fn openapi() -> Response {
         .into_response()
 }
 
-fn now_unix_nano() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_nanos() as u64)
-        .unwrap_or(0)
-}
+use crate::now_unix_nano;
 
 const HOUR_NANOS: u64 = 3_600_000_000_000;
 
@@ -432,7 +448,7 @@ async fn metric(
     let step = signals::parse_step(params.step.as_deref(), range)?;
     let query = PointQuery {
         range,
-        name: name.clone(),
+        name: Some(name.clone()),
         service: params.service.filter(|service| !service.is_empty()),
         limit: 1_000_000,
     };

@@ -6,8 +6,11 @@
 mod alerts;
 mod api;
 mod auth;
+mod changes;
 pub mod config;
 mod error;
+mod investigation_api;
+mod investigations;
 mod otlp_grpc;
 mod otlp_http;
 mod pipeline;
@@ -25,6 +28,14 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 pub use config::{Config, ConfigError, Overrides};
+
+/// The wall clock in unix nanoseconds (0 before 1970, which no clock here is).
+pub(crate) fn now_unix_nano() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos() as u64)
+        .unwrap_or(0)
+}
 
 #[derive(Debug, Error)]
 pub enum ServeError {
@@ -189,6 +200,8 @@ pub async fn serve(
         authenticator,
         slos,
         notifications: notifier_sink,
+        investigations: Arc::new(investigations::Investigations::open(&config.store.data_dir)),
+        changes: Arc::new(changes::Changes::open(&config.store.data_dir)),
     });
     let api = axum::serve(api_listener, api_app).with_graceful_shutdown(stopped(stop_receiver));
 

@@ -178,7 +178,7 @@ fn metric_events(
     let read = |query: &MetricQuery| -> Result<BTreeMap<i64, f64>, StoreError> {
         let points = store.points(&PointQuery {
             range: TimeRange::new(range.from.saturating_sub(COUNTER_LEAD_NANOS), range.to),
-            name: query.metric.clone(),
+            name: Some(query.metric.clone()),
             service: Some(spec.service.clone()),
             limit: 5_000_000,
         })?;
@@ -673,6 +673,7 @@ mod tests {
             count: None,
             sum: None,
             attributes: serde_json::json!({ "route": route }),
+            resource_attributes: serde_json::json!({}),
             distribution: None,
         }
     }

@@ -852,10 +852,10 @@ impl Store for EmbeddedStore {
 
     fn points(&self, query: &PointQuery) -> Result<Vec<PointRow>, StoreError> {
         let mask = |batch: &RecordBatch| -> Result<BooleanArray, StoreError> {
-            let mut masks = vec![
-                time_mask(batch, "time_unix_nano", query.range)?,
-                text_mask(batch, "name", &query.name)?,
-            ];
+            let mut masks = vec![time_mask(batch, "time_unix_nano", query.range)?];
+            if let Some(name) = &query.name {
+                masks.push(text_mask(batch, "name", name)?);
+            }
             if let Some(service) = &query.service {
                 masks.push(text_mask(batch, "service", service)?);
             }

@@ -90,7 +90,8 @@ pub struct LogQuery {
 #[derive(Clone, Debug)]
 pub struct PointQuery {
     pub range: TimeRange,
-    pub name: String,
+    /// One metric, or every metric when None.
+    pub name: Option<String>,
     pub service: Option<String>,
     pub limit: usize,
 }

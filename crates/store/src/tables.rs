@@ -512,6 +512,7 @@ pub struct PointRow {
     pub count: Option<u64>,
     pub sum: Option<f64>,
     pub attributes: serde_json::Value,
+    pub resource_attributes: serde_json::Value,
     pub distribution: Option<serde_json::Value>,
 }
 
@@ -528,6 +529,7 @@ pub fn point_rows(batch: &RecordBatch) -> Vec<PointRow> {
     let kind = string("kind");
     let unit = string("unit");
     let attributes = string("attributes");
+    let resource_attributes = string("resource_attributes");
     let distribution = string("distribution");
     let time = batch
         .column_by_name("time_unix_nano")
@@ -566,6 +568,7 @@ pub fn point_rows(batch: &RecordBatch) -> Vec<PointRow> {
             count: count.is_valid(row).then(|| count.value(row)),
             sum: sum.is_valid(row).then(|| sum.value(row)),
             attributes: json_value(attributes.value(row)),
+            resource_attributes: json_value(resource_attributes.value(row)),
             distribution: distribution
                 .is_valid(row)
                 .then(|| json_value(distribution.value(row))),
