@@ -1,6 +1,7 @@
 //! SLO alerts end to end: spans exported over OTLP make an SLO burn, the real server pages
 //! through a webhook channel (a real HTTP receiver in this test), `/metrics` shows the rule
-//! firing, and once the faults stop the receiver gets the resolved message.
+//! firing, the page opens an incident with an investigation, and once the faults stop the
+//! receiver gets the resolved message and the incident is resolved with a post-mortem draft.
 //!
 //! The SLO has a one-day window, so the workbook's page rule scales to 14.4x over 2 minutes
 //! and 1 minute, and the server evaluates every second: the whole story takes one to two
@@ -106,6 +107,30 @@ fn wait_for_webhook(
     }
 }
 
+/// Waits up to a minute for the only incident to satisfy `ready`, calling `between` between
+/// looks.
+fn wait_for_incident(
+    server: &ServerGuard,
+    ready: impl Fn(&Value) -> bool,
+    mut between: impl FnMut(),
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let listed = server.get_json("/api/v1/incidents");
+        if let Some(incident) = listed["incidents"].as_array().and_then(|list| list.first())
+            && ready(incident)
+        {
+            return incident.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no incident got there: {listed:#}"
+        );
+        between();
+        thread::sleep(Duration::from_millis(300));
+    }
+}
+
 #[test]
 fn an_slo_burn_pages_through_a_webhook_and_resolves() {
     let (hook_url, received) = start_receiver();
@@ -113,7 +138,7 @@ fn an_slo_burn_pages_through_a_webhook_and_resolves() {
     let config_path = config_dir.path().join("sloscope.toml");
     std::fs::write(
         &config_path,
-        format!("[slo]\nevaluation_interval_secs = 1\n\n[[notify.channels]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{hook_url}\"\n"),
+        format!("[slo]\nevaluation_interval_secs = 1\n\n[incidents]\nrecovery_minutes = 0\n\n[[notify.channels]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{hook_url}\"\n"),
     )
     .unwrap();
     let server = start_server(&["--config", config_path.to_str().unwrap()]);
@@ -163,11 +188,53 @@ fn an_slo_burn_pages_through_a_webhook_and_resolves() {
         "{metrics}"
     );
 
+    // The page opened one incident, and the incident worker investigated it.
+    let incident = wait_for_incident(
+        &server,
+        |incident| !incident["investigation_id"].is_null(),
+        || {},
+    );
+    assert_eq!(incident["slo"], "customers-availability");
+    assert_eq!(incident["service"], SERVICE);
+    assert_eq!(incident["state"], "investigating", "{incident}");
+    let incident_id = incident["id"].as_str().unwrap().to_owned();
+
     // The faults stop; healthy traffic goes on until the short window has only good requests.
     let resolved = wait_for_webhook(&received, "resolved", Duration::from_secs(150), || {
         send(&server, &mut ids.lock().unwrap(), 50, 0)
     });
     assert_eq!(resolved["slo"], "customers-availability");
+    // Recovery needs the SLO within target (traffic in its shortest window, all good).
+    let incident = wait_for_incident(
+        &server,
+        |incident| incident["state"] == "resolved",
+        || send(&server, &mut ids.lock().unwrap(), 20, 0),
+    );
+    assert_eq!(
+        incident["id"],
+        incident_id.as_str(),
+        "one incident per breach"
+    );
+    let listed = server.get_json("/api/v1/incidents");
+    assert_eq!(listed["incidents"].as_array().unwrap().len(), 1, "{listed}");
+    let postmortem = server
+        .get(&format!("/api/v1/incidents/{incident_id}/postmortem"))
+        .text();
+    for needle in [
+        "## Summary",
+        "## Impact",
+        "## Timeline",
+        "page alert fired",
+        "investigation",
+        "mitigated",
+        "recovered",
+        "## Corrective actions",
+    ] {
+        assert!(
+            postmortem.contains(needle),
+            "no `{needle}` in:\n{postmortem}"
+        );
+    }
     let status = server.get_json("/api/v1/slos/customers-availability");
     let history = status["alert_history"].as_array().unwrap();
     assert!(

@@ -22,6 +22,7 @@ use crate::auth::Authenticator;
 use crate::changes::Changes;
 use crate::config::Scope;
 use crate::error::ApiError;
+use crate::incidents::Incidents;
 use crate::investigation_api;
 use crate::investigations::Investigations;
 use crate::pipeline::Ingestor;
@@ -38,6 +39,7 @@ pub struct ApiState {
     pub notifications: Arc<NotifierSink>,
     pub investigations: Arc<Investigations>,
     pub changes: Arc<Changes>,
+    pub incidents: Arc<Incidents>,
 }
 
 impl axum::extract::FromRef<ApiState> for Arc<SloEngine> {
@@ -65,6 +67,12 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/api/v1/investigations/{id}", get(investigation_api::get))
         .route("/api/v1/changes", get(investigation_api::changes))
+        .route("/api/v1/incidents", get(investigation_api::incidents))
+        .route("/api/v1/incidents/{id}", get(investigation_api::incident))
+        .route(
+            "/api/v1/incidents/{id}/postmortem",
+            get(investigation_api::postmortem),
+        )
         .route("/metrics", get(prometheus_metrics))
         .route_layer(middleware::from_fn_with_state(
             (state.authenticator.clone(), Scope::Read),
@@ -81,6 +89,10 @@ pub fn router(state: ApiState) -> Router {
         ));
     let admin = Router::new()
         .route("/api/v1/admin/flush", axum::routing::post(flush))
+        .route(
+            "/api/v1/incidents/{id}/state",
+            axum::routing::post(investigation_api::set_incident_state),
+        )
         .route(
             "/api/v1/slos/{name}",
             axum::routing::put(slo_api::put).delete(slo_api::delete),

@@ -2,7 +2,7 @@
 //! serde structs with explicit defaults, then validated into [`Config`]. Every setting has a
 //! default that works on a laptop.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -40,6 +40,7 @@ struct RawConfig {
     storage: RawStorage,
     auth: RawAuth,
     slo: RawSlo,
+    incidents: RawIncidents,
     notify: sloscope_notify::NotifyConfig,
 }
 
@@ -52,6 +53,7 @@ impl Default for RawConfig {
             storage: RawStorage::default(),
             auth: RawAuth::default(),
             slo: RawSlo::default(),
+            incidents: RawIncidents::default(),
             notify: sloscope_notify::NotifyConfig::default(),
         }
     }
@@ -140,6 +142,36 @@ impl Default for RawSlo {
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawIncidents {
+    /// How long the signals must stay within target before an incident counts as recovered.
+    recovery_minutes: u64,
+    /// How far back the investigation of a page looks (the breach window).
+    window_minutes: u64,
+    /// Owners of services for post-mortem actions: `customers = "team-accounts"`. Services not
+    /// named here take the `service.owner` resource attribute of their spans, if any.
+    owners: BTreeMap<String, String>,
+}
+
+impl Default for RawIncidents {
+    fn default() -> Self {
+        RawIncidents {
+            recovery_minutes: 15,
+            window_minutes: 60,
+            owners: BTreeMap::new(),
+        }
+    }
+}
+
+/// How incidents are opened, investigated and closed.
+#[derive(Clone, Debug)]
+pub struct IncidentSettings {
+    pub recovery: Duration,
+    pub window: Duration,
+    pub owners: BTreeMap<String, String>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawAuth {
@@ -197,6 +229,7 @@ pub struct Config {
     pub tokens: Vec<Token>,
     pub slo_dir: Option<PathBuf>,
     pub slo_interval: Duration,
+    pub incidents: IncidentSettings,
     pub notify: sloscope_notify::NotifySettings,
 }
 
@@ -417,6 +450,11 @@ impl RawConfig {
             tokens,
             slo_dir: self.slo.dir,
             slo_interval: Duration::from_secs(self.slo.evaluation_interval_secs),
+            incidents: IncidentSettings {
+                recovery: Duration::from_secs(self.incidents.recovery_minutes * 60),
+                window: Duration::from_secs(self.incidents.window_minutes.max(1) * 60),
+                owners: self.incidents.owners,
+            },
             notify: self.notify.validate().map_err(|error| match error {
                 sloscope_notify::NotifyError::Invalid { setting, reason } => {
                     ConfigError::Invalid { setting, reason }

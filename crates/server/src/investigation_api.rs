@@ -1,5 +1,6 @@
-//! `/api/v1/investigations` and `/api/v1/changes`: start an investigation on demand, read its
-//! report as JSON or Markdown, and record the changes investigations look for.
+//! `/api/v1/investigations`, `/api/v1/changes` and `/api/v1/incidents`: start an investigation
+//! on demand and read its report as JSON or Markdown, record the changes investigations look
+//! for, and follow incidents to their post-mortem.
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use sloscope_slo::spec::{Indicator, SloSpec};
 
 use crate::api::ApiState;
 use crate::error::ApiError;
+use crate::incidents::{self, Incident, IncidentState};
 use crate::investigations::Investigation;
 
 /// The longest window an investigation may cover; longer ones are refused rather than left to
@@ -312,4 +314,99 @@ pub async fn changes(
         })
         .collect();
     Ok(Json(json!({ "changes": events })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IncidentsParams {
+    state: Option<String>,
+}
+
+fn parse_state(text: &str) -> Result<IncidentState, ApiError> {
+    IncidentState::parse(text).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "`state` is `{text}`, want open, investigating, mitigated or resolved"
+        ))
+    })
+}
+
+/// `GET /api/v1/incidents`: newest first, optionally of one state.
+pub async fn incidents(
+    State(state): State<ApiState>,
+    Query(params): Query<IncidentsParams>,
+) -> Result<Json<Value>, ApiError> {
+    let wanted = params
+        .state
+        .as_deref()
+        .filter(|text| !text.is_empty())
+        .map(parse_state)
+        .transpose()?;
+    let list: Vec<Incident> = state
+        .incidents
+        .list()
+        .into_iter()
+        .filter(|incident| wanted.is_none_or(|wanted| incident.state == wanted))
+        .collect();
+    Ok(Json(json!({ "incidents": list })))
+}
+
+fn incident_of(state: &ApiState, id: &str) -> Result<Incident, ApiError> {
+    state
+        .incidents
+        .get(id)
+        .ok_or_else(|| ApiError::NotFound(format!("no incident `{id}`")))
+}
+
+/// `GET /api/v1/incidents/{id}`: the incident with its investigation's report.
+pub async fn incident(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let incident = incident_of(&state, &id)?;
+    let investigation = incident
+        .investigation_id
+        .as_deref()
+        .and_then(|id| state.investigations.get(id));
+    let mut value =
+        serde_json::to_value(&incident).map_err(|error| ApiError::Internal(error.to_string()))?;
+    value["investigation"] = serde_json::to_value(investigation.as_deref())
+        .map_err(|error| ApiError::Internal(error.to_string()))?;
+    Ok(Json(value))
+}
+
+/// `GET /api/v1/incidents/{id}/postmortem`: the post-mortem draft in Markdown.
+pub async fn postmortem(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let incident = incident_of(&state, &id)?;
+    let investigation = incident
+        .investigation_id
+        .as_deref()
+        .and_then(|id| state.investigations.get(id));
+    Ok(markdown_response(incidents::postmortem(
+        &incident,
+        investigation.as_deref(),
+    )))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateRequest {
+    state: String,
+    note: Option<String>,
+}
+
+/// `POST /api/v1/incidents/{id}/state`: a person mitigates, resolves or reopens an incident.
+pub async fn set_incident_state(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Incident>, ApiError> {
+    let request: StateRequest = parse_json(&body)?;
+    let wanted = parse_state(&request.state)?;
+    state
+        .incidents
+        .transition(&id, wanted, request.note.as_deref(), crate::now_unix_nano())
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no incident `{id}`")))
 }

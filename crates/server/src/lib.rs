@@ -9,6 +9,7 @@ mod auth;
 mod changes;
 pub mod config;
 mod error;
+mod incidents;
 mod investigation_api;
 mod investigations;
 mod otlp_grpc;
@@ -21,6 +22,7 @@ pub mod slos;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use sloscope_store::{DiscardStore, EmbeddedStore, Store};
 use thiserror::Error;
@@ -186,7 +188,12 @@ pub async fn serve(
         .map(str::to_owned)
         .or_else(|| Some(format!("http://{}", bound.http)));
     let notifier_sink = Arc::new(alerts::NotifierSink::new(notifier, external_url));
-    let sinks = alerts::Sinks(vec![Arc::new(slos::LogSink), notifier_sink.clone()]);
+    let (incident_sink, incident_inbox) = incidents::channel();
+    let sinks = alerts::Sinks(vec![
+        Arc::new(slos::LogSink),
+        notifier_sink.clone(),
+        incident_sink,
+    ]);
     let slos = Arc::new(slos::SloEngine::new(
         shared_store.clone(),
         &config.store.data_dir,
@@ -194,14 +201,31 @@ pub async fn serve(
         Some(Arc::new(sinks)),
     ));
     slos.clone().spawn(config.slo_interval);
+    let investigations = Arc::new(investigations::Investigations::open(&config.store.data_dir));
+    let changes = Arc::new(changes::Changes::open(&config.store.data_dir));
+    let incidents = Arc::new(incidents::Incidents::open(&config.store.data_dir));
+    incidents::IncidentWorker {
+        incidents: incidents.clone(),
+        investigations: investigations.clone(),
+        changes: changes.clone(),
+        store: shared_store.clone(),
+        settings: config.incidents.clone(),
+        tick: config.slo_interval.min(Duration::from_secs(10)),
+    }
+    .spawn(
+        incident_inbox,
+        slos.clone(),
+        notifier_sink.notifier().channel_summaries().len(),
+    );
     let api_app = api::router(api::ApiState {
         store: shared_store,
         ingestor,
         authenticator,
         slos,
         notifications: notifier_sink,
-        investigations: Arc::new(investigations::Investigations::open(&config.store.data_dir)),
-        changes: Arc::new(changes::Changes::open(&config.store.data_dir)),
+        investigations,
+        changes,
+        incidents,
     });
     let api = axum::serve(api_listener, api_app).with_graceful_shutdown(stopped(stop_receiver));
 
