@@ -5,7 +5,9 @@
 #![allow(clippy::print_stdout)]
 
 mod bench;
+mod client;
 mod eval;
+mod investigate;
 mod slo;
 
 use std::path::PathBuf;
@@ -34,6 +36,8 @@ struct Cli {
 enum Command {
     /// Run the server: OTLP receivers, store and query API.
     Serve(ServeArgs),
+    /// Ask a running server why a service breached: ranked causes with evidence and remedies.
+    Investigate(investigate::InvestigateArgs),
     /// Service level objectives: validate, import, list, status, backtest.
     #[command(subcommand)]
     Slo(slo::SloCommand),
@@ -133,6 +137,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve(args),
         Command::Bench(command) => bench::run(command),
         Command::Slo(command) => slo::run(command),
+        Command::Investigate(args) => investigate::run(args),
         Command::Eval(command) => eval::run(command),
     };
     match outcome {

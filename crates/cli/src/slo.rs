@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
+use crate::client::ServerArgs;
+
 #[derive(clap::Subcommand)]
 pub enum SloCommand {
     /// Check every SLO file of a directory; exits non-zero on any error.
@@ -40,47 +42,6 @@ pub enum SloCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
-}
-
-#[derive(clap::Args)]
-pub struct ServerArgs {
-    /// The server's API address.
-    #[arg(long, env = "SLOSCOPE_SERVER", default_value = "http://127.0.0.1:8080")]
-    server: String,
-    /// Bearer token with the read scope, when the server has tokens.
-    #[arg(long, env = "SLOSCOPE_TOKEN")]
-    token: Option<String>,
-    /// Print the API's JSON instead of a summary.
-    #[arg(long)]
-    json: bool,
-}
-
-impl ServerArgs {
-    fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let url = format!("{}{path}", self.server.trim_end_matches('/'));
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
-        let mut request = agent.get(&url);
-        if let Some(token) = &self.token {
-            request = request.header("authorization", &format!("Bearer {token}"));
-        }
-        let mut response = request
-            .call()
-            .with_context(|| format!("cannot reach the sloscope server at {}", self.server))?;
-        let status = response.status();
-        let text = response
-            .body_mut()
-            .read_to_string()
-            .with_context(|| format!("cannot read the answer of {url}"))?;
-        let body: Value =
-            serde_json::from_str(&text).with_context(|| format!("{url} did not answer JSON"))?;
-        if !status.is_success() {
-            bail!("{}", body["error"].as_str().unwrap_or("request failed"));
-        }
-        Ok(body)
-    }
 }
 
 fn percent(value: &Value) -> String {
