@@ -1,147 +1,198 @@
-//! The report as Markdown: what a person pastes into a ticket or a chat.
+//! The report as Markdown: the scope, the ranked causes with their evidence and remedies, and
+//! what could not be checked. Plain CommonMark with GFM tables, so it renders in a chat
+//! message, an issue or a terminal pager alike.
 
-use std::fmt::Write as _;
+use std::fmt::Write;
 
-use crate::report::{Evidence, Report};
+use crate::finding::{format_ms, format_percent};
+use crate::report::{CauseKind, IndicatorChange, Report};
 
-/// RFC 3339 in UTC, to the second.
+/// A unix-nanosecond instant as RFC 3339 in UTC, to the second (`2026-11-21T10:00:00Z`).
 pub fn format_time(unix_nano: u64) -> String {
-    let seconds = (unix_nano / 1_000_000_000) as i64;
-    let days = seconds.div_euclid(86_400);
-    let rest = seconds.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let seconds = unix_nano / 1_000_000_000;
+    let days = (seconds / 86_400) as i64;
+    let second_of_day = seconds % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let shifted = days + 719_468;
     let era = shifted.div_euclid(146_097);
     let day_of_era = shifted.rem_euclid(146_097);
     let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
     let month = if month_index < 10 {
         month_index + 3
     } else {
         month_index - 9
-    };
+    } as u32;
     let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    (year, month, day)
+}
+
+/// The kind as a reader says it.
+pub fn kind_label(kind: CauseKind) -> &'static str {
+    match kind {
+        CauseKind::Deployment => "deployment",
+        CauseKind::SlowQuery => "slow query",
+        CauseKind::Dependency => "degraded dependency",
+        CauseKind::ErrorPattern => "error pattern",
+        CauseKind::Load => "load",
+        CauseKind::CpuSaturation => "CPU saturation",
+        CauseKind::MemoryLeak => "memory leak",
+        CauseKind::ResourceExhaustion => "resource exhaustion",
+        CauseKind::Network => "network",
+        CauseKind::CodeRegression => "code regression",
+        CauseKind::Unknown => "unknown",
+    }
+}
+
+/// Escapes what would break a table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
 }
 
 fn number(value: Option<f64>) -> String {
     match value {
         None => String::from("–"),
-        Some(value) if value.abs() >= 100.0 => format!("{value:.0}"),
-        Some(value) if value.abs() >= 1.0 => format!("{value:.2}"),
-        Some(value) => format!("{value:.4}"),
+        Some(value) if value == value.trunc() && value.abs() < 1e12 => format!("{value:.0}"),
+        Some(value) => {
+            let text = format!("{value:.4}");
+            text.trim_end_matches('0').trim_end_matches('.').to_owned()
+        }
     }
 }
 
-fn evidence_table(out: &mut String, evidence: &[Evidence]) {
-    if evidence.is_empty() {
-        return;
-    }
-    out.push_str("| probe | evidence | measure | baseline | breach |\n|---|---|---|---|---|\n");
-    for item in evidence {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} |",
-            item.probe,
-            item.summary.replace('|', "\\|"),
-            item.measure,
-            number(item.baseline),
-            number(item.breach)
-        );
+fn indicator_value(indicator: &IndicatorChange, value: f64) -> String {
+    match indicator.indicator.as_str() {
+        "availability" | "fault_rate" | "error_rate" | "within_latency_threshold" => {
+            format_percent(value)
+        }
+        name if name.ends_with("_ms") => format_ms(value),
+        _ => format!("{value:.1}"),
     }
 }
 
 impl Report {
+    /// The report as Markdown.
     pub fn to_markdown(&self) -> String {
         let mut out = String::new();
         let subject = &self.subject;
         let what = match &subject.operation {
-            Some(operation) => format!("{} `{operation}`", subject.service),
+            Some(operation) => format!("{} {}", subject.service, operation),
             None => subject.service.clone(),
         };
         let _ = writeln!(out, "# Investigation: {what}\n");
         let _ = writeln!(
             out,
-            "Window {} to {}, against the baseline {} to {}.\n",
+            "Breach window {} – {}, compared with {} – {}.\n",
             format_time(subject.window.from),
             format_time(subject.window.to),
             format_time(subject.baseline.from),
             format_time(subject.baseline.to)
         );
+
         out.push_str("## Scope\n\n");
-        match self.scope.started_unix_nano {
-            Some(start) => {
+        let scope = &self.scope;
+        match scope.started_unix_nano {
+            Some(started) => {
                 let _ = writeln!(
                     out,
-                    "Started at {} (change point of the SLI).\n",
-                    format_time(start)
+                    "Started at {} (change point of {}).",
+                    format_time(started),
+                    scope.sli.as_deref().unwrap_or("the SLI")
                 );
             }
-            None => out.push_str("No change point stands out in the SLI.\n\n"),
+            None => out.push_str("No change point stands out in the subject's SLI.\n"),
         }
-        if self.scope.requests > 0 {
+        if scope.requests > 0 {
             let _ = writeln!(
                 out,
-                "{} of {} requests were bad.\n",
-                self.scope.bad_requests, self.scope.requests
+                "{} of {} requests in the breach window were bad ({}).",
+                scope.bad_requests,
+                scope.requests,
+                format_percent(scope.bad_requests as f64 / scope.requests as f64)
             );
         }
-        if let Some(burned) = self.scope.budget_burned {
-            let _ = writeln!(
-                out,
-                "{:.1} % of the error budget burned in the window.\n",
-                burned * 100.0
-            );
+        if let Some(burn_rate) = scope.burn_rate {
+            let _ = write!(out, "Burn rate {burn_rate:.1}x");
+            if let Some(burned) = scope.budget_burned {
+                let _ = write!(
+                    out,
+                    ", {} of a 30-day error budget burned in the window",
+                    format_percent(burned)
+                );
+            }
+            out.push_str(".\n");
         }
-        if !self.scope.indicators.is_empty() {
-            out.push_str("| indicator | baseline | breach | target |\n|---|---|---|---|\n");
-            for indicator in &self.scope.indicators {
+        if !scope.indicators.is_empty() {
+            out.push_str("\n| Indicator | Baseline | Breach | Target |\n|---|---|---|---|\n");
+            for indicator in &scope.indicators {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} |",
                     indicator.indicator,
-                    number(Some(indicator.baseline)),
-                    number(Some(indicator.breach)),
-                    number(indicator.target)
+                    indicator_value(indicator, indicator.baseline),
+                    indicator_value(indicator, indicator.breach),
+                    indicator.target.map_or_else(
+                        || String::from("–"),
+                        |target| indicator_value(indicator, target)
+                    )
                 );
             }
-            out.push('\n');
         }
+        out.push('\n');
+
         out.push_str("## Suspected causes\n\n");
         if self.causes.is_empty() {
-            out.push_str("No cause stands out.\n\n");
+            out.push_str("No probe found a cause.\n\n");
         }
         for cause in &self.causes {
-            let kind = serde_json::to_value(cause.kind)
-                .ok()
-                .and_then(|value| value.as_str().map(str::to_owned))
-                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "### {}. {} — {} (confidence {:.0} %)\n\n{}\n",
+                "### {}. {} in {} (confidence {:.0} %)\n",
                 cause.rank,
+                kind_label(cause.kind),
                 cause.service,
-                kind,
-                cause.confidence * 100.0,
-                cause.summary
+                cause.confidence * 100.0
             );
-            evidence_table(&mut out, &cause.evidence);
-            if !cause.remedies.is_empty() {
-                out.push_str("\nWhat to do:\n\n");
-                for remedy in &cause.remedies {
-                    let _ = writeln!(out, "- {} (because {})", remedy.action, remedy.because);
+            let _ = writeln!(out, "{}\n", cause.summary);
+            if !cause.evidence.is_empty() {
+                out.push_str(
+                    "| Probe | Evidence | Measure | Baseline | Breach |\n|---|---|---|---|---|\n",
+                );
+                for item in &cause.evidence {
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {} | {} | {} |",
+                        item.probe,
+                        cell(&item.summary),
+                        cell(&item.measure),
+                        number(item.baseline),
+                        number(item.breach)
+                    );
                 }
+                out.push('\n');
             }
-            out.push('\n');
+            if !cause.remedies.is_empty() {
+                out.push_str("Remedies:\n");
+                for remedy in &cause.remedies {
+                    let _ = writeln!(out, "- {} (because: {})", remedy.action, remedy.because);
+                }
+                out.push('\n');
+            }
         }
+
         if !self.not_checked.is_empty() {
             out.push_str("## Not checked\n\n");
             for item in &self.not_checked {
@@ -157,12 +208,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn times_read_as_utc() {
+    fn times_format_in_utc() {
         assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
         assert_eq!(
             format_time(1_674_981_784_000_000_000),
             "2023-01-29T08:43:04Z"
         );
+        // Leap days, one in a century year.
         assert_eq!(format_time(951_782_400_000_000_000), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            format_time(1_709_208_000_000_000_000),
+            "2024-02-29T12:00:00Z"
+        );
+    }
+
+    #[test]
+    fn numbers_are_short() {
+        assert_eq!(number(None), "–");
+        assert_eq!(number(Some(3.0)), "3");
+        assert_eq!(number(Some(0.12345)), "0.1235");
+        assert_eq!(number(Some(2.5)), "2.5");
     }
 }

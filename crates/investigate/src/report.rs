@@ -77,8 +77,17 @@ pub struct Scope {
     /// latency threshold of a latency SLO).
     pub bad_requests: u64,
     pub requests: u64,
-    /// The fraction of the error budget burned in the breach window, when an SLO is known.
+    /// The fraction of the error budget burned in the breach window, when an SLO is known
+    /// (of a 30-day budget: the SLO context does not carry its period).
     pub budget_burned: Option<f64>,
+    /// How fast the breach window spent budget: its bad fraction over the fraction the
+    /// objective allows (1 spends exactly the budget over the period), when an SLO is known.
+    #[serde(default)]
+    pub burn_rate: Option<f64>,
+    /// The per-minute indicator the start was found in (`fault_rate`, `error_rate`, `p99_ms`,
+    /// `over_latency_threshold`).
+    #[serde(default)]
+    pub sli: Option<String>,
 }
 
 /// The result of an investigation.

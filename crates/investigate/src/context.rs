@@ -1,0 +1,370 @@
+//! What every probe reads, indexed once per investigation: the spans of each window by span id
+//! with their children, the server and dependency signals merged per service and per call
+//! edge, and the service graph (who calls whom) from both.
+//!
+//! Building it is O(n log n) in the spans and signal rows; the probes then walk spans through
+//! these indexes instead of searching a trace per span.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use sloscope_model::{SignalKind, SignalStats, SpanId, SpanKind, TimeRange};
+
+use crate::input::{Inputs, SpanRecord, Telemetry};
+
+/// The remote service the signal derivation names when a client span says nothing about its
+/// peer: not a node of the graph.
+const UNKNOWN_REMOTE_SERVICE: &str = "unknown_remote_service";
+
+const NO_SPAN: u32 = u32::MAX;
+
+/// The spans of one window with their parent and children resolved by index.
+pub(crate) struct SpanIndex<'a> {
+    pub spans: &'a [SpanRecord],
+    parents: Vec<u32>,
+    /// Children of span `i` are `children[child_start[i]..child_start[i + 1]]`, by start time.
+    child_start: Vec<u32>,
+    children: Vec<u32>,
+}
+
+impl<'a> SpanIndex<'a> {
+    pub fn build(spans: &'a [SpanRecord]) -> SpanIndex<'a> {
+        let mut position_of: HashMap<SpanId, u32> = HashMap::with_capacity(spans.len());
+        for (position, span) in spans.iter().enumerate() {
+            position_of.insert(span.span_id, position as u32);
+        }
+        let parents: Vec<u32> = spans
+            .iter()
+            .enumerate()
+            .map(|(position, span)| {
+                span.parent_span_id
+                    .and_then(|parent| position_of.get(&parent).copied())
+                    .filter(|parent| *parent as usize != position)
+                    .unwrap_or(NO_SPAN)
+            })
+            .collect();
+        // Children grouped by parent (a counting sort), each group ordered by start time.
+        let mut counts = vec![0u32; spans.len() + 1];
+        for parent in &parents {
+            if *parent != NO_SPAN {
+                counts[*parent as usize + 1] += 1;
+            }
+        }
+        for position in 1..counts.len() {
+            counts[position] += counts[position - 1];
+        }
+        let child_start = counts.clone();
+        let mut cursor = counts;
+        let mut children = vec![0u32; child_start[spans.len()] as usize];
+        for (child, parent) in parents.iter().enumerate() {
+            if *parent != NO_SPAN {
+                let slot = &mut cursor[*parent as usize];
+                children[*slot as usize] = child as u32;
+                *slot += 1;
+            }
+        }
+        for parent in 0..spans.len() {
+            let group =
+                &mut children[child_start[parent] as usize..child_start[parent + 1] as usize];
+            group.sort_by_key(|child| (spans[*child as usize].start_unix_nano, *child));
+        }
+        SpanIndex {
+            spans,
+            parents,
+            child_start,
+            children,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn parent(&self, position: usize) -> Option<usize> {
+        let parent = self.parents[position];
+        (parent != NO_SPAN).then_some(parent as usize)
+    }
+
+    pub fn children(&self, position: usize) -> &[u32] {
+        &self.children[self.child_start[position] as usize..self.child_start[position + 1] as usize]
+    }
+
+    /// The service of the span's parent, when the parent is in this window.
+    pub fn parent_service(&self, position: usize) -> Option<&'a str> {
+        self.parent(position)
+            .map(|parent| self.spans[parent].service.as_str())
+    }
+
+    /// Whether the span is where a request enters its service: a server or consumer span, a
+    /// root, or a span whose parent ran in another service.
+    pub fn is_entry(&self, position: usize) -> bool {
+        let span = &self.spans[position];
+        if matches!(span.kind, SpanKind::Server | SpanKind::Consumer) {
+            return true;
+        }
+        match self.parent(position) {
+            None => span.parent_span_id.is_none(),
+            Some(parent) => self.spans[parent].service != span.service,
+        }
+    }
+
+    /// The child spans that run in another service than this one.
+    pub fn remote_children(&self, position: usize) -> impl Iterator<Item = usize> + '_ {
+        let service = &self.spans[position].service;
+        self.children(position)
+            .iter()
+            .map(|child| *child as usize)
+            .filter(move |child| &self.spans[*child].service != service)
+    }
+
+    /// The span's duration minus the time covered by its children (the union of their
+    /// intervals, clipped to the span), in nanoseconds.
+    pub fn self_time_nanos(&self, position: usize) -> u64 {
+        let span = &self.spans[position];
+        let start = span.start_unix_nano;
+        let end = start.saturating_add(span.duration_nanos);
+        let mut covered = 0u64;
+        let mut reach = start;
+        // Children are sorted by start, so one sweep merges their intervals.
+        for child in self.children(position) {
+            let child = &self.spans[*child as usize];
+            let child_start = child.start_unix_nano.clamp(start, end);
+            let child_end = child
+                .start_unix_nano
+                .saturating_add(child.duration_nanos)
+                .clamp(start, end);
+            if child_end <= reach {
+                continue;
+            }
+            covered += child_end - child_start.max(reach);
+            reach = child_end;
+        }
+        span.duration_nanos.saturating_sub(covered)
+    }
+}
+
+/// One window's telemetry with its indexes.
+pub(crate) struct Window<'a> {
+    /// The window's length in minutes (at least one second's worth).
+    pub minutes: f64,
+    pub spans: SpanIndex<'a>,
+    /// Server signals of each service, all operations and versions merged.
+    pub services: BTreeMap<String, SignalStats>,
+    /// Server signals of each service per version.
+    pub versions: BTreeMap<String, BTreeMap<String, SignalStats>>,
+    /// Dependency signals per (caller, remote service), remote names resolved to known services.
+    pub dependencies: BTreeMap<(String, String), SignalStats>,
+}
+
+impl<'a> Window<'a> {
+    fn build(telemetry: &'a Telemetry, range: TimeRange) -> Window<'a> {
+        let mut services: BTreeMap<String, SignalStats> = BTreeMap::new();
+        let mut versions: BTreeMap<String, BTreeMap<String, SignalStats>> = BTreeMap::new();
+        for row in &telemetry.signals {
+            if row.key.kind != SignalKind::Server {
+                continue;
+            }
+            services
+                .entry(row.key.service.clone())
+                .or_default()
+                .merge(&row.stats);
+            versions
+                .entry(row.key.service.clone())
+                .or_default()
+                .entry(row.key.version.clone())
+                .or_default()
+                .merge(&row.stats);
+        }
+        let mut dependencies: BTreeMap<(String, String), SignalStats> = BTreeMap::new();
+        for row in &telemetry.signals {
+            if row.key.kind != SignalKind::Dependency {
+                continue;
+            }
+            let Some(remote) = resolve_remote(&row.key.remote_service, &services) else {
+                continue;
+            };
+            if remote == row.key.service {
+                continue;
+            }
+            dependencies
+                .entry((row.key.service.clone(), remote))
+                .or_default()
+                .merge(&row.stats);
+        }
+        Window {
+            minutes: (range.duration_nanos() as f64 / 60e9).max(1.0 / 60.0),
+            spans: SpanIndex::build(&telemetry.spans),
+            services,
+            versions,
+            dependencies,
+        }
+    }
+}
+
+/// The name a dependency key's remote service stands for: a known service (an address with a
+/// port is tried without it), or the remote as named (a database, an external API); None for a
+/// remote the derivation could not name.
+fn resolve_remote(remote: &str, services: &BTreeMap<String, SignalStats>) -> Option<String> {
+    if remote.is_empty() || remote == UNKNOWN_REMOTE_SERVICE {
+        return None;
+    }
+    if services.contains_key(remote) {
+        return Some(remote.to_owned());
+    }
+    if let Some((host, port)) = remote.rsplit_once(':')
+        && port.chars().all(|character| character.is_ascii_digit())
+        && services.contains_key(host)
+    {
+        return Some(host.to_owned());
+    }
+    Some(remote.to_owned())
+}
+
+/// Who calls whom, from the spans (a child span in another service) and from the dependency
+/// signals (databases and external services that have no spans of their own) of both windows.
+#[derive(Debug, Default)]
+pub(crate) struct ServiceGraph {
+    callees: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl ServiceGraph {
+    fn build(windows: [&Window<'_>; 2]) -> ServiceGraph {
+        let mut graph = ServiceGraph::default();
+        for window in windows {
+            let index = &window.spans;
+            for position in 0..index.len() {
+                if let Some(parent) = index.parent_service(position) {
+                    let service = &index.spans[position].service;
+                    if parent != service {
+                        graph.add(parent, service);
+                    }
+                }
+            }
+            for (caller, remote) in window.dependencies.keys() {
+                graph.add(caller, remote);
+            }
+        }
+        graph
+    }
+
+    fn add(&mut self, caller: &str, callee: &str) {
+        match self.callees.get_mut(caller) {
+            Some(callees) => {
+                if !callees.contains(callee) {
+                    callees.insert(callee.to_owned());
+                }
+            }
+            None => {
+                self.callees
+                    .insert(caller.to_owned(), BTreeSet::from([callee.to_owned()]));
+            }
+        }
+    }
+
+    pub fn callees(&self, service: &str) -> impl Iterator<Item = &str> {
+        self.callees
+            .get(service)
+            .into_iter()
+            .flat_map(|callees| callees.iter().map(String::as_str))
+    }
+
+    /// Every service reachable downstream of `service`, itself excluded.
+    pub fn downstream(&self, service: &str) -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut queue: VecDeque<&str> = self.callees(service).collect();
+        while let Some(next) = queue.pop_front() {
+            if next == service || seen.contains(next) {
+                continue;
+            }
+            seen.insert(next.to_owned());
+            queue.extend(self.callees(next));
+        }
+        seen
+    }
+}
+
+/// The inputs with both windows indexed and the service graph built.
+pub(crate) struct Context<'a> {
+    pub inputs: &'a Inputs,
+    pub breach: Window<'a>,
+    pub baseline: Window<'a>,
+    pub graph: ServiceGraph,
+    /// When the breach started (the scope's change point), or the breach window's start.
+    pub started_unix_nano: u64,
+}
+
+impl<'a> Context<'a> {
+    pub fn build(inputs: &'a Inputs) -> Context<'a> {
+        let breach = Window::build(&inputs.breach, inputs.subject.window);
+        let baseline = Window::build(&inputs.baseline, inputs.subject.baseline);
+        let graph = ServiceGraph::build([&breach, &baseline]);
+        Context {
+            inputs,
+            breach,
+            baseline,
+            graph,
+            started_unix_nano: inputs.subject.window.from,
+        }
+    }
+
+    pub fn subject(&self) -> &'a str {
+        &self.inputs.subject.service
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sloscope_model::StatusCode;
+
+    fn span(id: u8, parent: Option<u8>, service: &str, start: u64, duration: u64) -> SpanRecord {
+        SpanRecord {
+            trace_id: [1; 16],
+            span_id: [id; 8],
+            parent_span_id: parent.map(|parent| [parent; 8]),
+            service: service.to_owned(),
+            version: String::new(),
+            operation: format!("op{id}"),
+            kind: SpanKind::Internal,
+            remote_service: String::new(),
+            start_unix_nano: start,
+            duration_nanos: duration,
+            status: StatusCode::Unset,
+            db_statement: None,
+            dimensions: Vec::new(),
+            exceptions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn self_time_subtracts_the_union_of_children() {
+        // Parent 0..100; children 10..40 and 30..60 overlap (union 50), one past the end clipped.
+        let spans = vec![
+            span(1, None, "a", 0, 100),
+            span(2, Some(1), "b", 10, 30),
+            span(3, Some(1), "b", 30, 30),
+            span(4, Some(1), "c", 90, 50),
+        ];
+        let index = SpanIndex::build(&spans);
+        assert_eq!(index.self_time_nanos(0), 100 - 50 - 10);
+        assert_eq!(index.children(0).len(), 3);
+        assert_eq!(index.parent(1), Some(0));
+        assert!(index.is_entry(0));
+        assert!(index.is_entry(1));
+        assert_eq!(index.remote_children(0).count(), 3);
+    }
+
+    #[test]
+    fn graph_walks_downstream() {
+        let mut graph = ServiceGraph::default();
+        graph.add("front", "checkout");
+        graph.add("checkout", "payments");
+        graph.add("checkout", "postgres");
+        graph.add("payments", "checkout");
+        let downstream = graph.downstream("front");
+        assert_eq!(
+            downstream.into_iter().collect::<Vec<_>>(),
+            ["checkout", "payments", "postgres"]
+        );
+        assert!(!graph.downstream("payments").contains("payments"));
+    }
+}

@@ -1,0 +1,155 @@
+//! What a probe returns: a suspected cause for one service, how strongly the probe's numbers
+//! point at it, and those numbers.
+
+use crate::report::{CauseKind, Evidence};
+
+/// The probes, in the order the report lists their evidence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Probe {
+    Scope,
+    BubbleUp,
+    SelfTime,
+    Dependencies,
+    Changes,
+    ErrorPatterns,
+    Network,
+    Load,
+    Resources,
+    SlowQueries,
+}
+
+impl Probe {
+    /// The name evidence carries (`Evidence::probe`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Probe::Scope => "scope",
+            Probe::BubbleUp => "bubbleup",
+            Probe::SelfTime => "self_time",
+            Probe::Dependencies => "dependencies",
+            Probe::Changes => "changes",
+            Probe::ErrorPatterns => "error_patterns",
+            Probe::Network => "network",
+            Probe::Load => "load",
+            Probe::Resources => "resources",
+            Probe::SlowQueries => "slow_queries",
+        }
+    }
+
+    /// How much a full-strength finding of this probe is worth on its own: probes that measure
+    /// the cause directly (a saturated resource, a new error) weigh more than those that only
+    /// locate where the time or the failures went.
+    pub fn weight(self) -> f64 {
+        match self {
+            Probe::Scope => 0.3,
+            Probe::BubbleUp => 0.6,
+            Probe::SelfTime => 0.75,
+            Probe::Dependencies => 0.8,
+            Probe::Changes => 0.9,
+            Probe::ErrorPatterns => 0.9,
+            Probe::Network => 0.8,
+            Probe::Load => 0.8,
+            Probe::Resources => 0.9,
+            Probe::SlowQueries => 0.85,
+        }
+    }
+}
+
+/// One probe's suspicion of one service.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Finding {
+    pub probe: Probe,
+    pub service: String,
+    pub kind: CauseKind,
+    /// How strongly the numbers point at this cause, 0 to 1, before the probe's weight.
+    pub score: f64,
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+}
+
+impl Finding {
+    pub fn new(probe: Probe, service: &str, kind: CauseKind, score: f64, summary: String) -> Self {
+        debug_assert!(score.is_finite(), "a finding's score must be finite");
+        Finding {
+            probe,
+            service: service.to_owned(),
+            kind,
+            score: score.clamp(0.0, 1.0),
+            summary,
+            evidence: Vec::new(),
+        }
+    }
+
+    /// Adds one number behind the finding.
+    pub fn with(
+        mut self,
+        summary: String,
+        measure: &str,
+        baseline: Option<f64>,
+        breach: Option<f64>,
+    ) -> Self {
+        self.add(summary, measure, baseline, breach);
+        self
+    }
+
+    /// [`Finding::with`] in place.
+    pub fn add(
+        &mut self,
+        summary: String,
+        measure: &str,
+        baseline: Option<f64>,
+        breach: Option<f64>,
+    ) {
+        self.evidence.push(Evidence {
+            probe: self.probe.name().to_owned(),
+            summary,
+            measure: measure.to_owned(),
+            baseline: baseline.map(round),
+            breach: breach.map(round),
+        });
+    }
+}
+
+/// Four significant digits are plenty for a report and keep JSON readable.
+pub(crate) fn round(value: f64) -> f64 {
+    if value == 0.0 || !value.is_finite() {
+        return value;
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    let factor = 10f64.powi(3 - magnitude);
+    (value * factor).round() / factor
+}
+
+/// Milliseconds as a person reads them.
+pub(crate) fn format_ms(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0} ms")
+    } else if value >= 10.0 {
+        format!("{value:.1} ms")
+    } else {
+        format!("{value:.2} ms")
+    }
+}
+
+/// A fraction as a percentage.
+pub(crate) fn format_percent(fraction: f64) -> String {
+    let percent = fraction * 100.0;
+    if percent >= 10.0 || percent == 0.0 {
+        format!("{percent:.0} %")
+    } else {
+        format!("{percent:.1} %")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_keeps_four_digits() {
+        assert_eq!(round(123.456_78), 123.5);
+        assert_eq!(round(0.001_234_56), 0.001_235);
+        assert_eq!(round(0.0), 0.0);
+        assert_eq!(format_ms(1234.4), "1234 ms");
+        assert_eq!(format_percent(0.0523), "5.2 %");
+    }
+}

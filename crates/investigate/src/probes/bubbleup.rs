@@ -1,0 +1,201 @@
+//! Where in the request: a BubbleUp-style diff of the bad requests of the subject against its
+//! good ones in the breach window. Each request is described by what its trace below the
+//! subject's span touched (services, operations, remote dependencies) and by the dimensions of
+//! those spans (version, host, pod, endpoint, ...); a value over-represented among the bad
+//! requests locates the breach.
+//!
+//! A request is bad when its span has an error status or is slower than the latency threshold
+//! of the SLO, else than the baseline's p95 of the subject.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sloscope_model::StatusCode;
+
+use crate::context::Context;
+use crate::finding::{Finding, Probe, format_percent};
+use crate::probes::subject_entries;
+use crate::report::CauseKind;
+use crate::stats::quantile;
+
+/// Fewer bad (or good) requests than this and no diff is attempted.
+const MIN_REQUESTS: usize = 5;
+/// The least difference of shares (bad minus good) worth reporting.
+const MIN_DIFFERENCE: f64 = 0.2;
+
+/// What a request touched, with the service it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Attribute {
+    owner: String,
+    key: String,
+    value: String,
+}
+
+impl Attribute {
+    fn kind(&self) -> CauseKind {
+        match self.key.as_str() {
+            "service.version" => CauseKind::Deployment,
+            "service" | "operation" | "dependency" => CauseKind::Dependency,
+            _ => CauseKind::Unknown,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self.key.as_str() {
+            "service" => format!("passing through {}", self.value),
+            "operation" => format!("calling {} {}", self.owner, self.value),
+            "dependency" => format!("{} calling {}", self.owner, self.value),
+            _ => format!("{}={} on {}", self.key, self.value, self.owner),
+        }
+    }
+}
+
+pub(crate) fn run<'a>(context: &Context<'a>) -> Vec<Finding> {
+    let index = &context.breach.spans;
+    let spans: &'a [crate::input::SpanRecord] = index.spans;
+    let entries = subject_entries(context, &context.breach);
+    if entries.len() < 2 * MIN_REQUESTS {
+        return Vec::new();
+    }
+    let threshold_ms = threshold_ms(context);
+    let is_bad = |position: usize| {
+        let span = &index.spans[position];
+        span.status == StatusCode::Error
+            || threshold_ms.is_some_and(|threshold| span.duration_nanos as f64 / 1e6 > threshold)
+    };
+    let bad_count = entries.iter().filter(|position| is_bad(**position)).count();
+    let good_count = entries.len() - bad_count;
+    if bad_count < MIN_REQUESTS || good_count < MIN_REQUESTS {
+        return Vec::new();
+    }
+
+    // Intern attributes (borrowed from the spans) so a request is a sorted list of small ids.
+    let mut ids: HashMap<(&'a str, &'a str, &'a str), u32> = HashMap::new();
+    let mut attributes: Vec<(&'a str, &'a str, &'a str)> = Vec::new();
+    let mut bad_hits: Vec<u32> = Vec::new();
+    let mut good_hits: Vec<u32> = Vec::new();
+    let mut touched: Vec<u32> = Vec::new();
+    let mut stack: Vec<usize> = Vec::new();
+    for entry in &entries {
+        touched.clear();
+        stack.clear();
+        stack.push(*entry);
+        while let Some(position) = stack.pop() {
+            let span = &spans[position];
+            stack.extend(index.children(position).iter().map(|child| *child as usize));
+            let mut intern = |attribute: (&'a str, &'a str, &'a str)| {
+                let next = attributes.len() as u32;
+                let id = *ids.entry(attribute).or_insert(next);
+                if id == next {
+                    attributes.push(attribute);
+                }
+                touched.push(id);
+            };
+            if position != *entry {
+                intern((&span.service, "service", &span.service));
+                if index.is_entry(position) {
+                    intern((&span.service, "operation", &span.operation));
+                }
+            }
+            if !span.remote_service.is_empty() && index.remote_children(position).next().is_none() {
+                intern((&span.remote_service, "dependency", &span.remote_service));
+            }
+            for (key, value) in &span.dimensions {
+                intern((&span.service, key, value));
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        let hits = if is_bad(*entry) {
+            &mut bad_hits
+        } else {
+            &mut good_hits
+        };
+        if hits.len() < attributes.len() {
+            hits.resize(attributes.len(), 0);
+        }
+        for id in &touched {
+            hits[*id as usize] += 1;
+        }
+    }
+    let attributes: Vec<Attribute> = attributes
+        .into_iter()
+        .map(|(owner, key, value)| Attribute {
+            owner: owner.to_owned(),
+            key: key.to_owned(),
+            value: value.to_owned(),
+        })
+        .collect();
+    bad_hits.resize(attributes.len(), 0);
+    good_hits.resize(attributes.len(), 0);
+
+    // The best attribute per (owner, kind), with the runners-up as evidence.
+    let mut best: BTreeMap<(String, CauseKind), Vec<(f64, usize)>> = BTreeMap::new();
+    for (id, attribute) in attributes.iter().enumerate() {
+        let bad_share = bad_hits[id] as f64 / bad_count as f64;
+        let good_share = good_hits[id] as f64 / good_count as f64;
+        let difference = bad_share - good_share;
+        if difference < MIN_DIFFERENCE || bad_hits[id] < MIN_REQUESTS as u32 {
+            continue;
+        }
+        if attribute.owner == context.subject() && attribute.kind() == CauseKind::Dependency {
+            continue; // the subject's own operations are the symptom being explained
+        }
+        best.entry((attribute.owner.clone(), attribute.kind()))
+            .or_default()
+            .push((difference, id));
+    }
+    let mut findings = Vec::new();
+    for ((owner, kind), mut candidates) in best {
+        candidates.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| attributes[a.1].cmp(&attributes[b.1]))
+        });
+        let (difference, lead) = candidates[0];
+        let lead_attribute = &attributes[lead];
+        let bad_share = bad_hits[lead] as f64 / bad_count as f64;
+        let good_share = good_hits[lead] as f64 / good_count as f64;
+        let mut finding = Finding::new(
+            Probe::BubbleUp,
+            &owner,
+            kind,
+            difference,
+            format!(
+                "{} of the bad requests of {} are {} against {} of the good ones",
+                format_percent(bad_share),
+                context.subject(),
+                lead_attribute.describe(),
+                format_percent(good_share)
+            ),
+        );
+        for (_, id) in candidates.iter().take(3) {
+            let attribute = &attributes[*id];
+            finding = finding.with(
+                format!(
+                    "share of requests {}: bad (breach) against good (baseline column)",
+                    attribute.describe()
+                ),
+                "share_of_requests",
+                Some(good_hits[*id] as f64 / good_count as f64),
+                Some(bad_hits[*id] as f64 / bad_count as f64),
+            );
+        }
+        findings.push(finding);
+    }
+    findings
+}
+
+/// Slower than this (ms) is bad: the SLO's latency threshold, else the baseline's p95 of the
+/// subject's requests; None when neither is known (errors alone are bad then).
+fn threshold_ms(context: &Context<'_>) -> Option<f64> {
+    if let Some(threshold) = context.inputs.slo.as_ref().and_then(|slo| slo.threshold_ms) {
+        return Some(threshold);
+    }
+    let durations: Vec<f64> = subject_entries(context, &context.baseline)
+        .into_iter()
+        .map(|position| context.baseline.spans.spans[position].duration_nanos as f64 / 1e6)
+        .collect();
+    if durations.len() < 20 {
+        return None;
+    }
+    quantile(&durations, 0.95)
+}

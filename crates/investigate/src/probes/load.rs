@@ -1,0 +1,88 @@
+//! Load: throughput against the baseline. More requests to the subject than usual, with its
+//! latency or faults up, points at the load itself; a service downstream whose requests grew
+//! far more than the subject's (a retry storm, a batch job, a cache that stopped hitting) is a
+//! load cause of its own.
+
+use crate::context::Context;
+use crate::finding::{Finding, Probe, format_ms};
+use crate::probes::Degradation;
+use crate::probes::dependencies::degradations;
+use crate::report::CauseKind;
+use crate::stats::{ramp, saturate};
+
+/// A throughput ratio below this is ordinary variation.
+const MIN_RATIO: f64 = 1.4;
+/// Fewer requests per minute than this in the breach window and load is not judged.
+const MIN_REQUESTS_PER_MINUTE: f64 = 5.0;
+
+pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
+    let degradations = degradations(context);
+    let subject = context.subject();
+    let subject_ratio = degradations
+        .get(subject)
+        .map(throughput_ratio)
+        .unwrap_or(1.0);
+    let mut findings = Vec::new();
+    for (service, degradation) in &degradations {
+        let is_subject = service == subject;
+        if !is_subject && !context.breach.services.contains_key(service) {
+            continue; // a remote without server signals: its callers' load shows elsewhere
+        }
+        let (before, after) = degradation.requests_per_minute;
+        if after < MIN_REQUESTS_PER_MINUTE || before <= 0.0 {
+            continue;
+        }
+        let ratio = throughput_ratio(degradation);
+        // Downstream, only growth beyond what the subject's own growth explains counts.
+        let own_ratio = if is_subject {
+            ratio
+        } else {
+            ratio / subject_ratio.max(1.0)
+        };
+        if own_ratio < MIN_RATIO {
+            continue;
+        }
+        let suffered = degradation.score();
+        let score = saturate(own_ratio - 1.0, 1.0)
+            * (0.4 + 0.6 * suffered)
+            * if is_subject { 1.0 } else { 0.7 }
+            * ramp(
+                after,
+                MIN_REQUESTS_PER_MINUTE,
+                4.0 * MIN_REQUESTS_PER_MINUTE,
+            );
+        if score < 0.05 {
+            continue;
+        }
+        let finding = Finding::new(
+            Probe::Load,
+            service,
+            CauseKind::Load,
+            score,
+            format!(
+                "{service} received {own_ratio:.1}x its baseline throughput ({before:.0} -> {after:.0} requests per minute){}",
+                if suffered > 0.3 {
+                    format!(" and its p90 went {} -> {}", format_ms(degradation.p90_ms.0), format_ms(degradation.p90_ms.1))
+                } else {
+                    String::new()
+                }
+            ),
+        )
+        .with(
+            format!("requests per minute to {service}"),
+            "requests_per_minute",
+            Some(before),
+            Some(after),
+        );
+        findings.push(degradation.add_evidence(finding, service));
+    }
+    findings
+}
+
+fn throughput_ratio(degradation: &Degradation) -> f64 {
+    let (before, after) = degradation.requests_per_minute;
+    if before <= 0.0 {
+        return 1.0;
+    }
+    after / before
+}

@@ -1,0 +1,111 @@
+//! Network: per call edge (caller service -> callee service), the gap between the caller's
+//! span and the callee's span it caused: the caller's duration minus the callee's. That gap is
+//! time on the wire, in queues and on the callee's host before its code runs. When it grows
+//! while the callee's own time does not, the callee's code is not to blame and neither is the
+//! caller: the time is lost between them, and the finding names the callee's side of the edge.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::context::{Context, Window};
+use crate::finding::{Finding, Probe, format_ms};
+use crate::report::CauseKind;
+use crate::stats::{median, ramp, saturate};
+
+/// Fewer calls than this on either side and an edge is not judged.
+const MIN_CALLS: usize = 5;
+/// A gap must grow by at least this many milliseconds to matter.
+const MIN_GAP_GROWTH_MS: f64 = 2.0;
+
+/// Gaps and callee durations of the calls over one edge, in ms.
+#[derive(Default)]
+struct EdgeCalls {
+    gaps: Vec<f64>,
+    callee: Vec<f64>,
+}
+
+fn edges<'a>(window: &Window<'a>) -> BTreeMap<(&'a str, &'a str), EdgeCalls> {
+    let index = &window.spans;
+    let mut edges: HashMap<(&str, &str), EdgeCalls> = HashMap::new();
+    for position in 0..index.len() {
+        // A span whose children run elsewhere is the caller's side of the call; with several
+        // remote children (a fan-out inside one span) the longest one bounds the gap.
+        let caller = &index.spans[position];
+        let Some(longest) = index
+            .remote_children(position)
+            .max_by_key(|child| (index.spans[*child].duration_nanos, *child))
+        else {
+            continue;
+        };
+        let callee = &index.spans[longest];
+        let gap = caller.duration_nanos.saturating_sub(callee.duration_nanos) as f64 / 1e6;
+        let calls = edges
+            .entry((caller.service.as_str(), callee.service.as_str()))
+            .or_default();
+        calls.gaps.push(gap);
+        calls.callee.push(callee.duration_nanos as f64 / 1e6);
+    }
+    edges.into_iter().collect()
+}
+
+pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
+    let baseline = edges(&context.baseline);
+    let breach = edges(&context.breach);
+    let mut findings = Vec::new();
+    for ((caller, callee), after) in &breach {
+        let Some(before) = baseline.get(&(*caller, *callee)) else {
+            continue;
+        };
+        if before.gaps.len() < MIN_CALLS || after.gaps.len() < MIN_CALLS {
+            continue;
+        }
+        let (Some(gap_before), Some(gap_after), Some(own_before), Some(own_after)) = (
+            median(&before.gaps),
+            median(&after.gaps),
+            median(&before.callee),
+            median(&after.callee),
+        ) else {
+            continue;
+        };
+        let gap_growth = gap_after - gap_before;
+        let own_growth = own_after - own_before;
+        if gap_growth < MIN_GAP_GROWTH_MS || own_growth > 0.5 * gap_growth {
+            continue;
+        }
+        // Growth relative to what the call cost before: 100 ms more on a 10 ms call is a lot.
+        let relative = gap_growth / (gap_before + own_before).max(1.0);
+        let score = saturate(relative, 0.5)
+            * ramp(after.gaps.len() as f64, MIN_CALLS as f64, 30.0)
+            * (1.0 - (own_growth.max(0.0) / gap_growth));
+        if score < 0.05 {
+            continue;
+        }
+        let finding = Finding::new(
+            Probe::Network,
+            callee,
+            CauseKind::Network,
+            score,
+            format!(
+                "calls from {caller} to {callee} lose {} more between the two services (median gap {} -> {}) while {callee}'s own time went {} -> {}",
+                format_ms(gap_growth),
+                format_ms(gap_before),
+                format_ms(gap_after),
+                format_ms(own_before),
+                format_ms(own_after)
+            ),
+        )
+        .with(
+            format!("median gap between {caller}'s call and {callee}'s span"),
+            "gap_ms",
+            Some(gap_before),
+            Some(gap_after),
+        )
+        .with(
+            format!("median duration of {callee}'s span for those calls"),
+            "callee_ms",
+            Some(own_before),
+            Some(own_after),
+        );
+        findings.push(finding);
+    }
+    findings
+}

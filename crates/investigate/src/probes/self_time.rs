@@ -1,0 +1,126 @@
+//! Self time: which operation's own time (its duration minus the time its children cover)
+//! grew, per request of the subject. Summed per request, the growth of one operation's self
+//! time is its contribution to the subject's latency growth, wherever it sits on the path.
+//!
+//! Spans that call another service, and database calls, are left to the network and slow-query
+//! probes: their self time is the wire and the database, not the service's own code.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sloscope_model::SpanKind;
+
+use crate::context::{Context, Window};
+use crate::finding::{Finding, Probe, format_ms};
+use crate::probes::{subject_mean_ms, subject_requests};
+use crate::report::CauseKind;
+use crate::stats::{ramp, saturate};
+
+/// Fewer calls than this on either side and an operation is not judged.
+const MIN_CALLS: u64 = 5;
+/// The mean self time must grow by at least this factor.
+const MIN_RATIO: f64 = 1.3;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct SelfTime {
+    calls: u64,
+    total_ms: f64,
+}
+
+fn self_times<'a>(window: &Window<'a>) -> BTreeMap<(&'a str, &'a str), SelfTime> {
+    let index = &window.spans;
+    let mut times: HashMap<(&str, &str), SelfTime> = HashMap::new();
+    for position in 0..index.len() {
+        let span = &index.spans[position];
+        let calls_out = matches!(span.kind, SpanKind::Client | SpanKind::Producer)
+            || span.db_statement.is_some()
+            || index.remote_children(position).next().is_some();
+        if calls_out {
+            continue;
+        }
+        let entry = times
+            .entry((span.service.as_str(), span.operation.as_str()))
+            .or_default();
+        entry.calls += 1;
+        entry.total_ms += index.self_time_nanos(position) as f64 / 1e6;
+    }
+    times.into_iter().collect()
+}
+
+pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
+    let requests_before = subject_requests(context, &context.baseline);
+    let requests_after = subject_requests(context, &context.breach);
+    if requests_before <= 0.0 || requests_after <= 0.0 {
+        return Vec::new();
+    }
+    let mean_before = subject_mean_ms(context, &context.baseline).unwrap_or(0.0);
+    let mean_after = subject_mean_ms(context, &context.breach).unwrap_or(0.0);
+    // What the growth is measured against: the subject's latency growth, or its baseline latency
+    // when it did not grow (a breach of errors alone).
+    let reference = (mean_after - mean_before).max(0.25 * mean_before).max(1.0);
+
+    let baseline = self_times(&context.baseline);
+    let breach = self_times(&context.breach);
+    // Per service: the operations whose self time grew, with their growth per subject request.
+    let mut grown: BTreeMap<&str, Vec<(f64, String, f64, f64)>> = BTreeMap::new();
+    for ((service, operation), after) in &breach {
+        let Some(before) = baseline.get(&(*service, *operation)) else {
+            continue;
+        };
+        if before.calls < MIN_CALLS || after.calls < MIN_CALLS {
+            continue;
+        }
+        let mean_self_before = before.total_ms / before.calls as f64;
+        let mean_self_after = after.total_ms / after.calls as f64;
+        if mean_self_after < MIN_RATIO * mean_self_before
+            || mean_self_after - mean_self_before < 0.5
+        {
+            continue;
+        }
+        let per_request = after.total_ms / requests_after - before.total_ms / requests_before;
+        if per_request <= 0.0 {
+            continue;
+        }
+        grown.entry(service).or_default().push((
+            per_request,
+            (*operation).to_owned(),
+            mean_self_before,
+            mean_self_after,
+        ));
+    }
+    let mut findings = Vec::new();
+    for (service, mut operations) in grown {
+        operations.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let contribution: f64 = operations.iter().map(|operation| operation.0).sum();
+        let (_, top_operation, top_before, top_after) = &operations[0];
+        let growth = top_after / top_before.max(1e-3);
+        let score = saturate(contribution / reference, 0.5) * ramp(growth, MIN_RATIO, 2.0);
+        if score < 0.05 {
+            continue;
+        }
+        let mut finding = Finding::new(
+            Probe::SelfTime,
+            service,
+            CauseKind::CodeRegression,
+            score,
+            format!(
+                "{service} spends {} more of its own time per request of the subject; {top_operation} went {} -> {} per call",
+                format_ms(contribution),
+                format_ms(*top_before),
+                format_ms(*top_after)
+            ),
+        );
+        for (per_request, operation, before, after) in operations.iter().take(3) {
+            finding = finding.with(
+                format!(
+                    "self time of {service} {operation} per call (+{} per subject request)",
+                    format_ms(*per_request)
+                ),
+                "self_time_ms",
+                Some(*before),
+                Some(*after),
+            );
+        }
+        findings.push(finding);
+    }
+    findings
+}

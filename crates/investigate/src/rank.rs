@@ -1,0 +1,270 @@
+//! Ranking: findings of all probes merged into causes, one per (service, kind), each with a
+//! confidence in `[0, 1]`.
+//!
+//! - Findings of one cause combine like independent pieces of evidence (noisy-or of each
+//!   probe's weight times the finding's score).
+//! - A cause that explains another of the same service absorbs it as supporting evidence: a
+//!   saturated CPU or a new version explains self time that grew; a new version explains a new
+//!   error or a slower statement (those stay causes of their own too: their remedies differ).
+//! - Other causes of the same service corroborate a little.
+//! - A cause that is only a symptom of something downstream (a dependency's degradation, error
+//!   logs of a caller) loses most of its confidence when a service it calls has a cause of its
+//!   own: the deepest degraded component is preferred.
+//!
+//! Ties break on service name, then kind, so the order is the same for the same inputs.
+
+use std::collections::BTreeMap;
+
+use crate::context::Context;
+use crate::finding::Finding;
+use crate::remedies::remedies_for;
+use crate::report::{Cause, CauseKind, Evidence};
+
+/// Causes listed at most.
+const MAX_CAUSES: usize = 10;
+/// Causes below this confidence are left out.
+const MIN_CONFIDENCE: f64 = 0.05;
+/// Evidence rows kept per cause.
+const MAX_EVIDENCE: usize = 8;
+/// How much other causes of the same service add (times their confidence).
+const CORROBORATION: f64 = 0.2;
+/// What a symptom keeps of its confidence when something downstream has a cause.
+const SYMPTOM_SHARE: f64 = 0.45;
+
+/// A cause being assembled.
+#[derive(Clone, Debug)]
+struct Draft {
+    service: String,
+    kind: CauseKind,
+    confidence: f64,
+    /// Weighted findings, strongest first.
+    findings: Vec<(f64, Finding)>,
+    supporting: Vec<Evidence>,
+}
+
+impl Draft {
+    fn summary(&self) -> String {
+        self.findings
+            .first()
+            .map(|(_, finding)| finding.summary.clone())
+            .unwrap_or_default()
+    }
+}
+
+fn combine(confidence: f64, more: f64) -> f64 {
+    1.0 - (1.0 - confidence) * (1.0 - more.clamp(0.0, 1.0))
+}
+
+/// Whether a cause of `kind` can be the mere echo of a problem further down the call graph.
+fn can_be_symptom(kind: CauseKind) -> bool {
+    matches!(
+        kind,
+        CauseKind::Dependency | CauseKind::ErrorPattern | CauseKind::Unknown | CauseKind::Network
+    )
+}
+
+/// What a cause does with another cause of the same service that it explains.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Explained {
+    /// The other is only a symptom of this one: its evidence moves here, the cause goes.
+    Absorb,
+    /// The other stays a cause (its remedy differs) but ranks below this one.
+    Precede,
+}
+
+/// Which kinds a cause of `kind` on the same service explains, and how.
+fn explains(kind: CauseKind) -> &'static [(CauseKind, Explained)] {
+    use CauseKind::{CodeRegression, Dependency, ErrorPattern, SlowQuery};
+    use Explained::{Absorb, Precede};
+    match kind {
+        // A saturated or leaking resource, or more traffic, makes the service's own code slower
+        // and its signals worse.
+        CauseKind::CpuSaturation
+        | CauseKind::MemoryLeak
+        | CauseKind::ResourceExhaustion
+        | CauseKind::Load => &[(CodeRegression, Absorb), (Dependency, Absorb)],
+        // A new version explains what changed with it.
+        CauseKind::Deployment => &[
+            (CodeRegression, Absorb),
+            (Dependency, Absorb),
+            (ErrorPattern, Precede),
+            (SlowQuery, Precede),
+        ],
+        _ => &[],
+    }
+}
+
+pub(crate) fn rank(context: &Context<'_>, findings: Vec<Finding>) -> Vec<Cause> {
+    let mut drafts: BTreeMap<(String, CauseKind), Draft> = BTreeMap::new();
+    for finding in findings {
+        let weighted = finding.probe.weight() * finding.score;
+        let draft = drafts
+            .entry((finding.service.clone(), finding.kind))
+            .or_insert_with(|| Draft {
+                service: finding.service.clone(),
+                kind: finding.kind,
+                confidence: 0.0,
+                findings: Vec::new(),
+                supporting: Vec::new(),
+            });
+        draft.confidence = combine(draft.confidence, weighted);
+        draft.findings.push((weighted, finding));
+    }
+    for draft in drafts.values_mut() {
+        draft.findings.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| a.1.probe.cmp(&b.1.probe))
+                .then_with(|| a.1.summary.cmp(&b.1.summary))
+        });
+    }
+
+    absorb(&mut drafts);
+    corroborate(&mut drafts);
+    discount_symptoms(context, &mut drafts);
+
+    let mut ordered: Vec<Draft> = drafts
+        .into_values()
+        .filter(|draft| draft.confidence >= MIN_CONFIDENCE)
+        .collect();
+    ordered.sort_by(|a, b| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then_with(|| a.service.cmp(&b.service))
+            .then_with(|| a.kind.cmp(&b.kind))
+    });
+    ordered.truncate(MAX_CAUSES);
+    ordered
+        .into_iter()
+        .enumerate()
+        .map(|(position, draft)| finish(position + 1, draft))
+        .collect()
+}
+
+/// Moves explained causes into the cause that explains them (same service), or ranks them
+/// below it.
+fn absorb(drafts: &mut BTreeMap<(String, CauseKind), Draft>) {
+    let keys: Vec<(String, CauseKind)> = drafts.keys().cloned().collect();
+    let mut preceded: Vec<((String, CauseKind), (String, CauseKind))> = Vec::new();
+    for (service, kind) in &keys {
+        for (explained, how) in explains(*kind) {
+            let explained_key = (service.clone(), *explained);
+            let Some(explained_draft) = drafts.get(&explained_key).cloned() else {
+                continue;
+            };
+            let Some(explainer) = drafts.get_mut(&(service.clone(), *kind)) else {
+                continue;
+            };
+            explainer.confidence = combine(explainer.confidence, 0.5 * explained_draft.confidence);
+            for (_, finding) in &explained_draft.findings {
+                explainer
+                    .supporting
+                    .extend(finding.evidence.iter().cloned());
+            }
+            match how {
+                Explained::Absorb => {
+                    drafts.remove(&explained_key);
+                }
+                Explained::Precede => {
+                    preceded.push((explained_key, (service.clone(), *kind)));
+                }
+            }
+        }
+    }
+    for (explained, explainer) in preceded {
+        let Some(ceiling) = drafts.get(&explainer).map(|draft| draft.confidence) else {
+            continue;
+        };
+        if let Some(draft) = drafts.get_mut(&explained) {
+            draft.confidence = draft.confidence.min(0.95 * ceiling);
+        }
+    }
+}
+
+fn corroborate(drafts: &mut BTreeMap<(String, CauseKind), Draft>) {
+    let mut best_other: BTreeMap<(String, CauseKind), f64> = BTreeMap::new();
+    for (service, kind) in drafts.keys() {
+        let other = drafts
+            .iter()
+            .filter(|((other_service, other_kind), _)| {
+                other_service == service && other_kind != kind
+            })
+            .map(|(_, draft)| draft.confidence)
+            .fold(0.0, f64::max);
+        best_other.insert((service.clone(), *kind), other);
+    }
+    for (key, draft) in drafts.iter_mut() {
+        let other = best_other.get(key).copied().unwrap_or(0.0);
+        draft.confidence = combine(draft.confidence, CORROBORATION * other);
+    }
+}
+
+fn discount_symptoms(context: &Context<'_>, drafts: &mut BTreeMap<(String, CauseKind), Draft>) {
+    // The strongest cause of each service, before any discount.
+    let mut strongest: BTreeMap<String, f64> = BTreeMap::new();
+    for ((service, _), draft) in drafts.iter() {
+        let entry = strongest.entry(service.clone()).or_insert(0.0);
+        *entry = entry.max(draft.confidence);
+    }
+    let mut downstream_cache: BTreeMap<String, Vec<(String, f64)>> = BTreeMap::new();
+    for ((service, kind), draft) in drafts.iter_mut() {
+        if !can_be_symptom(*kind) {
+            continue;
+        }
+        let below = downstream_cache.entry(service.clone()).or_insert_with(|| {
+            context
+                .graph
+                .downstream(service)
+                .into_iter()
+                .filter_map(|callee| {
+                    strongest
+                        .get(&callee)
+                        .map(|confidence| (callee, *confidence))
+                })
+                .collect()
+        });
+        let explaining = below
+            .iter()
+            .filter(|(_, confidence)| *confidence >= 0.3_f64.max(0.5 * draft.confidence))
+            .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(&a.0)));
+        if let Some((callee, _)) = explaining {
+            draft.confidence *= SYMPTOM_SHARE;
+            draft.supporting.push(Evidence {
+                probe: String::from("dependencies"),
+                summary: format!(
+                    "{callee}, which {service} calls, has a cause of its own: this may be its echo"
+                ),
+                measure: String::from("downstream_cause"),
+                baseline: None,
+                breach: None,
+            });
+        }
+    }
+}
+
+fn finish(rank: usize, draft: Draft) -> Cause {
+    let summary = draft.summary();
+    let mut evidence: Vec<Evidence> = Vec::new();
+    for (_, finding) in &draft.findings {
+        for item in &finding.evidence {
+            if !evidence.contains(item) {
+                evidence.push(item.clone());
+            }
+        }
+    }
+    evidence.truncate(MAX_EVIDENCE.saturating_sub(draft.supporting.len().min(3)));
+    for item in draft.supporting.iter().take(3) {
+        if !evidence.contains(item) {
+            evidence.push(item.clone());
+        }
+    }
+    let remedies = remedies_for(draft.kind, &draft.service, &summary, &evidence);
+    Cause {
+        rank,
+        service: draft.service,
+        kind: draft.kind,
+        summary,
+        confidence: crate::finding::round(draft.confidence.clamp(0.0, 1.0)),
+        evidence,
+        remedies,
+    }
+}
