@@ -2,6 +2,8 @@
 //!
 //! - [`ingest`]: spans per server CPU-second against Rotel, bytes per span on disk, and the
 //!   latency of a rollup query over a week of spans.
+//! - [`slo`]: SLO evaluation cycles against Prometheus running the same Sloth rules.
+//! - [`investigate`]: the time to investigate an hour of breach with 2 million spans stored.
 //!
 //! The pieces below it are plain and blocking on purpose: a workload generator, a minimal
 //! HTTP/1.1 client and `/proc` CPU accounting cost the client little, leaving the cores to the
@@ -9,6 +11,7 @@
 
 mod http;
 mod ingest;
+mod investigate;
 mod load;
 mod process;
 mod random;
@@ -22,11 +25,14 @@ pub enum BenchCommand {
     Ingest(ingest::IngestArgs),
     /// Evaluation cycle time and memory for 10,000 SLOs over 30 days, against Prometheus running the Sloth rules.
     Slo(slo::SloArgs),
+    /// Time to investigate 1 h of breach against 1 h of baseline with 2 million spans stored.
+    Investigate(investigate::InvestigateArgs),
 }
 
 pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Ingest(args) => ingest::run(args),
         BenchCommand::Slo(args) => slo::run(args),
+        BenchCommand::Investigate(args) => investigate::run(args),
     }
 }

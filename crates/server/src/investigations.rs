@@ -2,25 +2,28 @@
 //! windows from the store, hand it to the probes (`sloscope-investigate`), and keep the
 //! report under `<data>/investigations/<id>.json` so it outlives a restart.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sloscope_investigate::{
     Exception, Inputs, LogLine, MetricSample, Report, SloContext, SpanRecord, Subject, Telemetry,
 };
-use sloscope_model::{SpanId, TimeRange, TraceId};
+use sloscope_model::TimeRange;
 use sloscope_store::{
-    LogQuery, LogRow, PointQuery, PointRow, SignalFilter, SpanQuery, SpanRow, Store, StoreError,
+    LogQuery, LogRow, PointQuery, PointRow, SignalFilter, SpanFacts, Store, StoreError,
 };
 use tracing::warn;
 
 use crate::changes::Changes;
 
-/// At most this many spans are read per window; more and the report says they were sampled.
+/// Windows with more spans than this are read as a sample of whole traces of about this size.
+pub const SPAN_SAMPLE: u64 = 150_000;
+/// At most this many spans are read per window, whatever the estimate said.
 pub const SPAN_LIMIT: usize = 400_000;
 pub const LOG_LIMIT: usize = 200_000;
 pub const POINT_LIMIT: usize = 500_000;
@@ -33,6 +36,9 @@ pub struct Investigation {
     /// The SLO that started it, if any.
     pub slo: Option<String>,
     pub elapsed_ms: f64,
+    /// Of which reading the two windows from the store.
+    #[serde(default)]
+    pub fetch_ms: f64,
     #[serde(flatten)]
     pub report: Report,
 }
@@ -44,8 +50,13 @@ pub fn fetch(
     subject: Subject,
     slo: Option<SloContext>,
 ) -> Result<Inputs, StoreError> {
-    let breach = telemetry(store, subject.window)?;
-    let baseline = telemetry(store, subject.baseline)?;
+    // The two windows are read side by side: most of an investigation's time is this read.
+    let (breach, baseline) = std::thread::scope(|scope| {
+        let baseline = scope.spawn(|| telemetry(store, subject.baseline));
+        let breach = telemetry(store, subject.window);
+        (breach, baseline.join().expect("reading the baseline window panicked"))
+    });
+    let (breach, baseline) = (breach?, baseline?);
     let earliest = subject.baseline.from.min(subject.window.from);
     let latest = subject.baseline.to.max(subject.window.to);
     let changes = changes.between(TimeRange::new(earliest, latest));
@@ -60,17 +71,17 @@ pub fn fetch(
 
 fn telemetry(store: &dyn Store, range: TimeRange) -> Result<Telemetry, StoreError> {
     let signals = store.signals(range, &SignalFilter::default())?;
-    let span_rows = store.spans(&SpanQuery {
-        range,
-        service: None,
-        operation: None,
-        min_duration: None,
-        errors_only: false,
-        trace_id: None,
-        limit: SPAN_LIMIT,
-    })?;
-    let spans_sampled = span_rows.len() >= SPAN_LIMIT;
-    let spans = span_rows.iter().filter_map(span_record).collect();
+    // Server and client spans are counted in the signals; other kinds add about a quarter.
+    let counted: u64 = signals.iter().map(|row| row.stats.requests).sum();
+    let estimate = counted + counted / 4;
+    let keep = if estimate > SPAN_SAMPLE {
+        SPAN_SAMPLE as f64 / estimate as f64
+    } else {
+        1.0
+    };
+    let facts = store.span_facts(range, keep, SPAN_LIMIT)?;
+    let spans_sampled = keep < 1.0 || facts.len() >= SPAN_LIMIT;
+    let spans = SpanReader::default().read(facts);
     let logs = store
         .logs(&LogQuery {
             range,
@@ -113,8 +124,7 @@ fn text_of(value: &Value) -> Option<String> {
     }
 }
 
-/// Resource attributes that identify where a span ran, and span attributes of low cardinality
-/// that often explain bad requests. Identifiers, URLs and statements are left out.
+/// Resource attributes that identify where a span ran.
 const RESOURCE_DIMENSIONS: &[&str] = &[
     "host.name",
     "k8s.pod.name",
@@ -125,7 +135,72 @@ const RESOURCE_DIMENSIONS: &[&str] = &[
     "cloud.availability_zone",
     "deployment.environment.name",
 ];
-const SPAN_DIMENSIONS: &[&str] = &[
+
+/// Turns stored spans into the probes' records, parsing only the attributes they read:
+/// resource attributes once per distinct resource, span attributes for a few keys.
+#[derive(Default)]
+struct SpanReader {
+    resources: HashMap<String, Vec<(String, String)>>,
+}
+
+impl SpanReader {
+    fn read(&mut self, facts: Vec<SpanFacts>) -> Vec<SpanRecord> {
+        facts.into_iter().map(|fact| self.record(fact)).collect()
+    }
+
+    fn record(&mut self, fact: SpanFacts) -> SpanRecord {
+        let mut dimensions = Vec::new();
+        if !fact.version.is_empty() {
+            dimensions.push(("service.version".to_owned(), fact.version.clone()));
+        }
+        let resource = self
+            .resources
+            .entry(fact.resource_attributes)
+            .or_insert_with_key(|json| pick(json, RESOURCE_DIMENSIONS));
+        dimensions.extend(resource.iter().cloned());
+        let mut db_statement = None;
+        for (key, value) in pick(&fact.attributes, SPAN_KEYS) {
+            match key.as_str() {
+                "db.query.text" => db_statement = Some(value),
+                "db.statement" => {
+                    db_statement.get_or_insert(value);
+                }
+                _ => dimensions.push((key, value)),
+            }
+        }
+        let exceptions = if fact.events.len() > 2 && fact.events.contains("exception") {
+            exceptions(&fact.events)
+        } else {
+            Vec::new()
+        };
+        SpanRecord {
+            trace_id: fact.trace_id,
+            span_id: fact.span_id,
+            parent_span_id: fact.parent_span_id,
+            operation: if fact.operation.is_empty() {
+                fact.name
+            } else {
+                fact.operation
+            },
+            service: fact.service,
+            version: fact.version,
+            kind: fact.kind,
+            remote_service: fact.remote_service,
+            start_unix_nano: fact.start_time_unix_nano,
+            duration_nanos: fact.duration_nanos,
+            status: fact.status_code,
+            db_statement,
+            dimensions,
+            exceptions,
+        }
+    }
+}
+
+/// The span attributes the probes read: the statement, and dimensions of low cardinality that
+/// often explain bad requests. Identifiers and URLs are left out.
+const SPAN_KEYS: &[&str] = &[
+    "db.query.text",
+    "db.statement",
     "http.request.method",
     "http.response.status_code",
     "rpc.grpc.status_code",
@@ -143,71 +218,78 @@ const SPAN_DIMENSIONS: &[&str] = &[
     "feature_flag.key",
 ];
 
-fn span_record(row: &SpanRow) -> Option<SpanRecord> {
-    let trace_id: TraceId = decode_id(&row.trace_id)?;
-    let span_id: SpanId = decode_id(&row.span_id)?;
-    let parent_span_id = match &row.parent_span_id {
-        Some(parent) => Some(decode_id(parent)?),
-        None => None,
-    };
-    let attribute = |key: &str| row.attributes.get(key).and_then(text_of);
-    let mut dimensions = Vec::new();
-    if !row.version.is_empty() {
-        dimensions.push(("service.version".to_owned(), row.version.clone()));
-    }
-    for key in RESOURCE_DIMENSIONS {
-        if let Some(value) = row.resource_attributes.get(*key).and_then(text_of) {
-            dimensions.push(((*key).to_owned(), value));
+/// The scalar values of `keys` in a JSON object, as text, in the object's order; other keys
+/// are skipped without being built. Anything but an object gives nothing.
+fn pick(json: &str, keys: &[&str]) -> Vec<(String, String)> {
+    struct Picker<'k>(&'k [&'k str]);
+    struct KeySeed<'k>(&'k [&'k str]);
+    impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+        type Value = Option<usize>;
+        fn deserialize<D: Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Option<usize>, D::Error> {
+            deserializer.deserialize_str(self)
         }
     }
-    for key in SPAN_DIMENSIONS {
-        if let Some(value) = attribute(key) {
-            dimensions.push(((*key).to_owned(), value));
+    impl Visitor<'_> for KeySeed<'_> {
+        type Value = Option<usize>;
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("an attribute key")
+        }
+        fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Option<usize>, E> {
+            Ok(self.0.iter().position(|wanted| *wanted == key))
         }
     }
-    let exceptions = row
-        .events
-        .as_array()
-        .map(|events| {
-            events
-                .iter()
-                .filter(|event| event.get("name").and_then(Value::as_str) == Some("exception"))
-                .map(|event| {
-                    let field = |key: &str| {
-                        event
-                            .get("attributes")
-                            .and_then(|attributes| attributes.get(key))
-                            .and_then(text_of)
-                            .unwrap_or_default()
-                    };
-                    Exception {
-                        kind: field("exception.type"),
-                        message: field("exception.message"),
+    impl<'de> Visitor<'de> for Picker<'_> {
+        type Value = Vec<(String, String)>;
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("an attributes object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut picked = Vec::new();
+            while let Some(index) = map.next_key_seed(KeySeed(self.0))? {
+                match index {
+                    Some(index) => {
+                        if let Some(text) = text_of(&map.next_value::<Value>()?) {
+                            picked.push((self.0[index].to_owned(), text));
+                        }
                     }
-                })
-                .collect()
+                    None => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(picked)
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    deserializer
+        .deserialize_map(Picker(keys))
+        .unwrap_or_default()
+}
+
+fn exceptions(events: &str) -> Vec<Exception> {
+    let Ok(Value::Array(events)) = serde_json::from_str::<Value>(events) else {
+        return Vec::new();
+    };
+    events
+        .iter()
+        .filter(|event| event.get("name").and_then(Value::as_str) == Some("exception"))
+        .map(|event| {
+            let field = |key: &str| {
+                event
+                    .get("attributes")
+                    .and_then(|attributes| attributes.get(key))
+                    .and_then(text_of)
+                    .unwrap_or_default()
+            };
+            Exception {
+                kind: field("exception.type"),
+                message: field("exception.message"),
+            }
         })
-        .unwrap_or_default();
-    Some(SpanRecord {
-        trace_id,
-        span_id,
-        parent_span_id,
-        service: row.service.clone(),
-        version: row.version.clone(),
-        operation: if row.operation.is_empty() {
-            row.name.clone()
-        } else {
-            row.operation.clone()
-        },
-        kind: row.kind,
-        remote_service: row.remote_service.clone(),
-        start_unix_nano: row.start_time_unix_nano,
-        duration_nanos: row.duration_nanos,
-        status: row.status_code,
-        db_statement: attribute("db.query.text").or_else(|| attribute("db.statement")),
-        dimensions,
-        exceptions,
-    })
+        .collect()
 }
 
 fn log_line(row: &LogRow) -> LogLine {
@@ -344,6 +426,7 @@ impl Investigations {
         let started = Instant::now();
         let (slo_name, slo_context) = slo.unzip();
         let inputs = fetch(store, changes, subject, slo_context)?;
+        let fetch_ms = started.elapsed().as_secs_f64() * 1e3;
         let report = sloscope_investigate::investigate(&inputs);
         let created_unix_nano = crate::now_unix_nano();
         let sequence = self
@@ -354,6 +437,7 @@ impl Investigations {
             created_unix_nano,
             slo: slo_name,
             elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
+            fetch_ms,
             report,
         });
         self.keep(&record);
@@ -401,5 +485,25 @@ impl Investigations {
                 .then(b.id.cmp(&a.id))
         });
         records
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_wanted_scalar_attributes_are_picked() {
+        let json = r#"{"url.full":"https://x/?a=1","db.query.text":"SELECT \"a\" FROM t","nested":{"db.system":"no"},"http.response.status_code":503,"db.system":["array"]}"#;
+        let picked = pick(json, SPAN_KEYS);
+        assert_eq!(
+            picked,
+            vec![
+                ("db.query.text".to_owned(), "SELECT \"a\" FROM t".to_owned()),
+                ("http.response.status_code".to_owned(), "503".to_owned()),
+            ]
+        );
+        assert!(pick("[1, 2]", SPAN_KEYS).is_empty());
+        assert!(pick("not json", SPAN_KEYS).is_empty());
     }
 }

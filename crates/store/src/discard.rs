@@ -11,8 +11,8 @@ use tokio::sync::oneshot;
 
 use crate::rollup::{Rollups, SignalDeltas, SignalFilter, minute_span};
 use crate::{
-    Acknowledgement, LogQuery, LogRow, PointQuery, PointRow, SpanQuery, SpanRow, Store, StoreError,
-    StoreStats, Write,
+    Acknowledgement, LogQuery, LogRow, PointQuery, PointRow, SpanFacts, SpanQuery, SpanRow, Store,
+    StoreError, StoreStats, Write,
 };
 
 pub struct DiscardStore {
@@ -87,6 +87,10 @@ impl Store for DiscardStore {
     }
 
     fn spans(&self, _: &SpanQuery) -> Result<Vec<SpanRow>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    fn span_facts(&self, _: TimeRange, _: f64, _: usize) -> Result<Vec<SpanFacts>, StoreError> {
         Ok(Vec::new())
     }
 

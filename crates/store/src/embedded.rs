@@ -31,7 +31,7 @@ use tracing::{info, warn};
 
 use crate::rollup::{Rollups, SignalDeltas, SignalFilter, minute_span};
 use crate::segment::{self, Pruning, SegmentMeta, Table};
-use crate::tables::{self, LogRow, PointRow, SpanRow};
+use crate::tables::{self, LogRow, PointRow, SpanFacts, SpanRow};
 use crate::wal::{self, WalWriter};
 use crate::{
     Acknowledgement, LogQuery, PointQuery, SpanQuery, Store, StoreError, StoreStats, Write,
@@ -631,6 +631,22 @@ impl EmbeddedStore {
         mask: impl Fn(&RecordBatch) -> Result<BooleanArray, StoreError>,
         to_rows: impl Fn(&RecordBatch) -> Vec<Row>,
     ) -> Result<Vec<Row>, StoreError> {
+        self.select_filtered(table, range, service, limit, mask, None, to_rows)
+    }
+
+    /// [`Self::select`], with `pushdown` also evaluated inside the segment reader so the
+    /// columns it does not name are decoded only for the rows it keeps.
+    #[allow(clippy::too_many_arguments)]
+    fn select_filtered<Row>(
+        &self,
+        table: Table,
+        range: Option<TimeRange>,
+        service: Option<&str>,
+        limit: usize,
+        mask: impl Fn(&RecordBatch) -> Result<BooleanArray, StoreError>,
+        pushdown: Option<&segment::RowFilterSpec>,
+        to_rows: impl Fn(&RecordBatch) -> Vec<Row>,
+    ) -> Result<Vec<Row>, StoreError> {
         let (batches, segments) = self.sources(table, range);
         let mut rows = Vec::new();
         let take = |batch: RecordBatch, rows: &mut Vec<Row>| -> Result<bool, StoreError> {
@@ -653,6 +669,7 @@ impl EmbeddedStore {
                 &self.shared.config.data_dir,
                 &segment,
                 &pruning,
+                pushdown,
                 |batch| match take(batch, &mut rows) {
                     Ok(more) => more,
                     Err(error) => {
@@ -814,6 +831,41 @@ impl Store for EmbeddedStore {
             rows.sort_by_key(|row| std::cmp::Reverse(row.start_time_unix_nano));
         }
         Ok(rows)
+    }
+
+    fn span_facts(
+        &self,
+        range: TimeRange,
+        keep: f64,
+        limit: usize,
+    ) -> Result<Vec<SpanFacts>, StoreError> {
+        let mask = move |batch: &RecordBatch| -> Result<BooleanArray, StoreError> {
+            let in_range = time_mask(batch, "start_time_unix_nano", range)?;
+            if keep >= 1.0 {
+                return Ok(in_range);
+            }
+            let ids = batch
+                .column_by_name("trace_id")
+                .expect("trace id column")
+                .as_fixed_size_binary();
+            let sampled: BooleanArray = (0..batch.num_rows())
+                .map(|row| Some(crate::trace_sampled(ids.value(row), keep)))
+                .collect();
+            Ok(and(&in_range, &sampled)?)
+        };
+        let pushdown = segment::RowFilterSpec {
+            columns: &["start_time_unix_nano", "trace_id"],
+            keep: Arc::new(mask),
+        };
+        self.select_filtered(
+            Table::Spans,
+            Some(range),
+            None,
+            limit,
+            mask,
+            Some(&pushdown),
+            tables::span_facts,
+        )
     }
 
     fn logs(&self, query: &LogQuery) -> Result<Vec<LogRow>, StoreError> {

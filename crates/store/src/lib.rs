@@ -28,13 +28,29 @@ use std::time::Duration;
 
 use sloscope_ingest::SignalType;
 use sloscope_model::{Batch, SignalRow, TimeRange, TraceId};
+
+/// Whether the trace is in a sample keeping `keep` of all traces: a hash of the whole id, so
+/// ids whose first bytes are a timestamp (AWS X-Ray) sample as well as random ones.
+pub fn trace_sampled(trace_id: &[u8], keep: f64) -> bool {
+    if keep >= 1.0 {
+        return true;
+    }
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in trace_id {
+        hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    ((hash >> 11) as f64 / (1u64 << 53) as f64) < keep
+}
 use thiserror::Error;
 
 pub use discard::DiscardStore;
 pub use embedded::{EmbeddedStore, StoreConfig, SyncPolicy};
 pub use rollup::{SignalDeltas, SignalFilter};
 pub use segment::{SegmentMeta, Table};
-pub use tables::{LogRow, PointRow, SpanRow};
+pub use tables::{LogRow, PointRow, SpanFacts, SpanRow};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -127,6 +143,15 @@ pub trait Store: Send + Sync {
         step_minutes: Option<i64>,
     ) -> Result<Vec<SignalRow>, StoreError>;
     fn spans(&self, query: &SpanQuery) -> Result<Vec<SpanRow>, StoreError>;
+    /// The spans of the range as [`SpanFacts`], of whole traces: only traces whose id hashes
+    /// below `keep` (a fraction in (0, 1]) are read, so a sample holds complete traces.
+    /// At most `limit` spans.
+    fn span_facts(
+        &self,
+        range: TimeRange,
+        keep: f64,
+        limit: usize,
+    ) -> Result<Vec<SpanFacts>, StoreError>;
     fn logs(&self, query: &LogQuery) -> Result<Vec<LogRow>, StoreError>;
     fn points(&self, query: &PointQuery) -> Result<Vec<PointRow>, StoreError>;
     fn stats(&self) -> StoreStats;
@@ -134,4 +159,25 @@ pub trait Store: Send + Sync {
     fn flush(&self) -> Result<(), StoreError>;
     /// Writes and syncs everything acknowledged and stops background work.
     fn shutdown(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_samples_keep_about_the_fraction_asked() {
+        let kept = (0u32..20_000)
+            .filter(|index| {
+                let mut id = [0u8; 16];
+                id[..4].copy_from_slice(&index.to_be_bytes());
+                trace_sampled(&id, 0.25)
+            })
+            .count();
+        assert!(
+            (4_500..5_500).contains(&kept),
+            "{kept} of 20000 kept at 0.25"
+        );
+        assert!(trace_sampled(&[0; 16], 1.0));
+    }
 }

@@ -10,13 +10,15 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{AsArray, RecordBatch, UInt32Array};
+use arrow::array::{AsArray, BooleanArray, RecordBatch, UInt32Array};
 use arrow::compute::{
     SortColumn, SortOptions, concat_batches, lexsort_to_indices, take_record_batch,
 };
 use arrow::datatypes::{Int64Type, SchemaRef};
+use arrow::error::ArrowError;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::RowGroupMetaData;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -244,16 +246,37 @@ fn may_match(table: Table, row_group: &RowGroupMetaData, pruning: &Pruning) -> b
     true
 }
 
-/// Reads the row groups of a segment that may hold matching rows, batch by batch, until
-/// `visit` says it has enough.
+/// Which rows to keep, judged from a batch holding only the columns the filter names.
+pub type RowPredicate = Arc<dyn Fn(&RecordBatch) -> Result<BooleanArray, StoreError> + Send + Sync>;
+
+/// A row filter evaluated while reading: only `columns` are decoded for every row, the rest
+/// only for the rows `keep` selects.
+#[derive(Clone)]
+pub struct RowFilterSpec {
+    pub columns: &'static [&'static str],
+    pub keep: RowPredicate,
+}
+
+/// Reads the row groups of `segment` that `pruning` does not rule out, batch by batch, until
+/// `visit` says stop (false); returns whether it was never told to stop.
 pub fn scan(
     data_dir: &Path,
     segment: &SegmentMeta,
     pruning: &Pruning,
+    filter: Option<&RowFilterSpec>,
     mut visit: impl FnMut(RecordBatch) -> bool,
 ) -> Result<bool, StoreError> {
     let file = File::open(data_dir.join(&segment.path))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    if let Some(filter) = filter {
+        let projection =
+            ProjectionMask::columns(builder.parquet_schema(), filter.columns.iter().copied());
+        let keep = filter.keep.clone();
+        let predicate = ArrowPredicateFn::new(projection, move |batch: RecordBatch| {
+            keep(&batch).map_err(|error| ArrowError::ComputeError(error.to_string()))
+        });
+        builder = builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]));
+    }
     let row_groups: Vec<usize> = builder
         .metadata()
         .row_groups()
@@ -324,6 +347,7 @@ mod tests {
                 range: Some(TimeRange::new(0, u64::MAX)),
                 service: Some("checkout"),
             },
+            None,
             |batch| {
                 seen += batch.num_rows();
                 let start = batch
@@ -345,6 +369,7 @@ mod tests {
                 range: None,
                 service: Some("payments"),
             },
+            None,
             |batch| {
                 pruned += batch.num_rows();
                 true

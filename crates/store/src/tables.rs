@@ -435,6 +435,98 @@ pub fn span_rows(batch: &RecordBatch) -> Vec<SpanRow> {
         .collect()
 }
 
+/// A span narrowed for analysis: ids as bytes and attribute JSON left unparsed, so reading
+/// hundreds of thousands of them costs little (investigations parse only what they need).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpanFacts {
+    pub trace_id: [u8; 16],
+    pub span_id: [u8; 8],
+    pub parent_span_id: Option<[u8; 8]>,
+    pub service: String,
+    pub version: String,
+    pub name: String,
+    pub kind: SpanKind,
+    pub operation: String,
+    pub remote_service: String,
+    pub start_time_unix_nano: u64,
+    pub duration_nanos: u64,
+    pub status_code: StatusCode,
+    /// JSON objects and array as stored.
+    pub attributes: String,
+    pub resource_attributes: String,
+    pub events: String,
+}
+
+pub fn span_facts(batch: &RecordBatch) -> Vec<SpanFacts> {
+    let string = |name: &str| {
+        batch
+            .column_by_name(name)
+            .expect("span column")
+            .as_string::<i32>()
+            .clone()
+    };
+    let binary = |name: &str| {
+        batch
+            .column_by_name(name)
+            .expect("span column")
+            .as_fixed_size_binary()
+            .clone()
+    };
+    let primitive = |name: &str| batch.column_by_name(name).expect("span column").clone();
+    let (service, version, name, operation) = (
+        string("service"),
+        string("version"),
+        string("name"),
+        string("operation"),
+    );
+    let remote_service = string("remote_service");
+    let (attributes, resource_attributes, events) = (
+        string("attributes"),
+        string("resource_attributes"),
+        string("events"),
+    );
+    let (trace_id, span_id, parent_span_id) = (
+        binary("trace_id"),
+        binary("span_id"),
+        binary("parent_span_id"),
+    );
+    let start = primitive("start_time_unix_nano");
+    let start = start.as_primitive::<Int64Type>();
+    let duration = primitive("duration_nanos");
+    let duration = duration.as_primitive::<Int64Type>();
+    let kind = primitive("kind");
+    let kind = kind.as_primitive::<UInt8Type>();
+    let status = primitive("status_code");
+    let status = status.as_primitive::<UInt8Type>();
+    let id = |column: &FixedSizeBinaryArray, row: usize| -> Option<Vec<u8>> {
+        column.is_valid(row).then(|| column.value(row).to_vec())
+    };
+    (0..batch.num_rows())
+        .filter_map(|row| {
+            Some(SpanFacts {
+                trace_id: trace_id.value(row).try_into().ok()?,
+                span_id: span_id.value(row).try_into().ok()?,
+                parent_span_id: match id(&parent_span_id, row) {
+                    Some(bytes) => Some(bytes.try_into().ok()?),
+                    None => None,
+                },
+                service: service.value(row).to_owned(),
+                version: version.value(row).to_owned(),
+                name: name.value(row).to_owned(),
+                kind: SpanKind::from_otlp(i32::from(kind.value(row))),
+                operation: operation.value(row).to_owned(),
+                remote_service: remote_service.value(row).to_owned(),
+                start_time_unix_nano: start.value(row).max(0) as u64,
+                duration_nanos: duration.value(row).max(0) as u64,
+                status_code: StatusCode::from_otlp(i32::from(status.value(row))),
+                attributes: attributes.value(row).to_owned(),
+                resource_attributes: resource_attributes.value(row).to_owned(),
+                events: events.value(row).to_owned(),
+            })
+        })
+        .collect()
+}
+
 /// A log record as the query API returns it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LogRow {

@@ -269,3 +269,43 @@ fn size_retention_deletes_the_oldest_segments() {
     assert!(store.stats().segment_count <= 1);
     assert!(span_count(&store) <= 10);
 }
+
+#[test]
+fn span_samples_are_the_same_traces_in_the_head_and_in_segments() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(StoreConfig::new(directory.path())).unwrap();
+    let start = now() - 600_000_000_000;
+    write(
+        &store,
+        SignalType::Traces,
+        trace_request(1, 2_000, start).encode_to_vec(),
+    );
+    let range = TimeRange::new(start, start + 3_600_000_000_000);
+    let ids = |keep: f64| {
+        let mut ids: Vec<[u8; 16]> = store
+            .span_facts(range, keep, usize::MAX)
+            .unwrap()
+            .iter()
+            .map(|span| span.trace_id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let from_head = ids(0.3);
+    assert!(
+        (450..750).contains(&from_head.len()),
+        "{} of 2000 traces kept at 0.3",
+        from_head.len()
+    );
+    assert_eq!(ids(1.0).len(), 2_000);
+    store.flush().unwrap();
+    assert_eq!(ids(0.3), from_head, "segments sample the same traces");
+    let outside = TimeRange::new(start + 1_000_000_000, start + 3_600_000_000_000);
+    assert!(
+        store
+            .span_facts(outside, 1.0, usize::MAX)
+            .unwrap()
+            .iter()
+            .all(|span| span.start_time_unix_nano >= outside.from)
+    );
+}

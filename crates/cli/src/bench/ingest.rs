@@ -11,7 +11,6 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
@@ -359,66 +358,29 @@ fn measure_query(args: &IngestArgs, clock: CpuClock) -> anyhow::Result<QueryMeas
     let mut target = Target::start_sloscope(TargetKind::SloscopeDurable, workspace.path())?;
     let now = unix_nano_now();
     let week_start = now - WEEK_NANOS;
-    let request_count = args.query_spans.div_ceil(args.spans_per_request);
-    let slot_nanos = WEEK_NANOS / request_count.max(1);
     eprintln!(
         "query phase: loading {} spans spread over the last 7 days into {}",
         args.query_spans,
         TargetKind::SloscopeDurable.label()
     );
 
-    let (sender, receiver) = mpsc::sync_channel::<EncodedRequest>(16);
-    let spans_per_request = args.spans_per_request;
-    let total_spans = args.query_spans;
-    let seed = args.seed.wrapping_add(0x9_0000);
-    let loaded_started = Instant::now();
-    let (load, tally) = std::thread::scope(|scope| {
-        let generator = scope.spawn(move || {
-            let mut workload = Workload::new(seed);
-            let mut spans = 0;
-            let mut next_report = total_spans / 10;
-            for index in 0..request_count {
-                if spans >= total_spans {
-                    break;
-                }
-                let window = TimeWindow {
-                    start_unix_nano: week_start + index * slot_nanos,
-                    length_nanos: slot_nanos,
-                };
-                let request =
-                    workload.encoded_request(spans_per_request.min(total_spans - spans), window);
-                spans += request.spans;
-                if sender.send(request).is_err() {
-                    break;
-                }
-                if spans >= next_report && next_report > 0 {
-                    eprintln!(
-                        "  {spans} spans generated and sent ({:.0} s)",
-                        loaded_started.elapsed().as_secs_f64()
-                    );
-                    next_report += total_spans / 10;
-                }
-            }
-            workload.tally()
-        });
-        let receiver = Mutex::new(receiver);
-        let load = load::drive(target.otlp_http, args.clients, || {
-            receiver.lock().ok()?.recv().ok()
-        });
-        // If the load stopped early, the generator's next send fails and it ends.
-        drop(receiver);
-        let tally = generator
-            .join()
-            .map_err(|_| anyhow::anyhow!("the generator thread panicked"));
-        (load, tally)
-    });
-    let load = load.with_context(|| {
+    let (load, tally) = load::load_spread(
+        target.otlp_http,
+        args.clients,
+        Workload::new(args.seed.wrapping_add(0x9_0000)),
+        args.query_spans,
+        args.spans_per_request,
+        TimeWindow {
+            start_unix_nano: week_start,
+            length_nanos: WEEK_NANOS,
+        },
+    )
+    .with_context(|| {
         format!(
             "loading the query data; log of the server:\n{}",
             target.log_tail()
         )
     })?;
-    let tally = tally?;
     target.check_alive()?;
     eprintln!(
         "  loaded {} spans in {:.0} s ({:.0} spans/s wall)",

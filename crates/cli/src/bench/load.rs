@@ -6,6 +6,7 @@
 use std::borrow::Borrow;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -13,7 +14,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse
 use prost::Message;
 
 use super::http::Connection;
-use super::workload::EncodedRequest;
+use super::workload::{EncodedRequest, Tally, TimeWindow, Workload};
 
 #[derive(Clone, Copy, Default)]
 pub struct LoadOutcome {
@@ -138,4 +139,57 @@ fn client_loop<Item: Borrow<EncodedRequest>>(
         }
     }
     Ok(outcome)
+}
+
+/// Generates `total_spans` spans of `workload` with traces spread evenly over `window` and
+/// sends them from `clients` threads, `spans_per_request` per request; prints progress.
+pub fn load_spread(
+    address: SocketAddr,
+    clients: usize,
+    mut workload: Workload,
+    total_spans: u64,
+    spans_per_request: u64,
+    window: TimeWindow,
+) -> anyhow::Result<(LoadOutcome, Tally)> {
+    let request_count = total_spans.div_ceil(spans_per_request).max(1);
+    let slot_nanos = window.length_nanos / request_count;
+    let (sender, receiver) = mpsc::sync_channel::<EncodedRequest>(16);
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        let generator = scope.spawn(move || {
+            let mut spans = 0;
+            let mut next_report = total_spans / 10;
+            for index in 0..request_count {
+                if spans >= total_spans {
+                    break;
+                }
+                let slot = TimeWindow {
+                    start_unix_nano: window.start_unix_nano + index * slot_nanos,
+                    length_nanos: slot_nanos,
+                };
+                let request =
+                    workload.encoded_request(spans_per_request.min(total_spans - spans), slot);
+                spans += request.spans;
+                if sender.send(request).is_err() {
+                    break;
+                }
+                if spans >= next_report && next_report > 0 {
+                    eprintln!(
+                        "  {spans} spans generated and sent ({:.0} s)",
+                        started.elapsed().as_secs_f64()
+                    );
+                    next_report += total_spans / 10;
+                }
+            }
+            workload.tally()
+        });
+        let receiver = Mutex::new(receiver);
+        let load = drive(address, clients, || receiver.lock().ok()?.recv().ok());
+        // If the load stopped early, the generator's next send fails and it ends.
+        drop(receiver);
+        let tally = generator
+            .join()
+            .map_err(|_| anyhow::anyhow!("the generator thread panicked"))?;
+        Ok((load?, tally))
+    })
 }

@@ -583,6 +583,8 @@ pub struct Workload {
     /// `resources[service][pod]`.
     resources: Vec<Vec<Resource>>,
     tally: Tally,
+    /// A fault: statements on this database namespace take this many times longer.
+    slow_database: Option<(&'static str, f64)>,
 }
 
 /// The spans of the request being built, by service and pod, plus the pods of the current trace.
@@ -637,7 +639,15 @@ impl Workload {
             random: Random::new(seed),
             resources,
             tally: Tally::default(),
+            slow_database: None,
         }
+    }
+
+    /// Injects a fault: every statement on database `namespace` takes `factor` times longer
+    /// (a missing index, a lock).
+    pub fn with_slow_database(mut self, namespace: &'static str, factor: f64) -> Workload {
+        self.slow_database = Some((namespace, factor));
+        self
     }
 
     pub fn tally(&self) -> Tally {
@@ -1001,7 +1011,11 @@ impl Workload {
         start: u64,
     ) -> Outcome {
         let span_id: [u8; 8] = self.random.id();
-        let end = start + self.duration(query.median_ms, 0.9);
+        let slowdown = match self.slow_database {
+            Some((namespace, factor)) if namespace == query.namespace => factor,
+            _ => 1.0,
+        };
+        let end = start + self.duration(query.median_ms * slowdown, 0.9);
         let failed = self.random.chance(0.01);
         let returned_rows = if query.operation == "SELECT" {
             1 + self.random.below(50) as i64
