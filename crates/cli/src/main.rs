@@ -1,11 +1,13 @@
-//! The `sloscope` command: `serve` runs the server; `slo` manages SLOs; `bench` measures
-//! sloscope against its peers; `eval` scores it on public labelled data sets.
+//! The `sloscope` command: `serve` runs the server; `demo` shows it at work on a simulated
+//! shop; `slo` manages SLOs; `bench` measures sloscope against its peers; `eval` scores it on
+//! public labelled data sets.
 //! Errors are reported here with `anyhow`; everything below returns typed errors.
 
 #![allow(clippy::print_stdout)]
 
 mod bench;
 mod client;
+mod demo;
 mod eval;
 mod investigate;
 mod slo;
@@ -36,6 +38,9 @@ struct Cli {
 enum Command {
     /// Run the server: OTLP receivers, store and query API.
     Serve(ServeArgs),
+    /// Watch sloscope at work: a simulated shop, its history, a fault, the page and the
+    /// investigation, on a fresh embedded store.
+    Demo(demo::DemoArgs),
     /// Ask a running server why a service breached: ranked causes with evidence and remedies.
     Investigate(investigate::InvestigateArgs),
     /// Service level objectives: validate, import, list, status, backtest.
@@ -135,6 +140,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Demo(args) => demo::run(args),
         Command::Bench(command) => bench::run(command),
         Command::Slo(command) => slo::run(command),
         Command::Investigate(args) => investigate::run(args),
