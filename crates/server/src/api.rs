@@ -631,3 +631,47 @@ async fn prometheus_metrics(State(state): State<ApiState>) -> Response {
     slo_api::prometheus(&state.slos, &mut text);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every path the routers serve is described in the OpenAPI document, with its methods.
+    #[test]
+    fn every_route_is_in_the_openapi_document() {
+        let document: serde_json::Value =
+            serde_json::from_str(include_str!("openapi.json")).expect("openapi.json parses");
+        let paths = document["paths"].as_object().expect("paths");
+        let source = include_str!("api.rs");
+        let mut routes = 0;
+        for chunk in source.split(".route(").skip(1) {
+            let Some(path) = chunk
+                .trim_start()
+                .strip_prefix('"')
+                .and_then(|rest| rest.split('"').next())
+            else {
+                continue;
+            };
+            if !path.starts_with('/') {
+                continue;
+            }
+            routes += 1;
+            let methods = paths
+                .get(path)
+                .unwrap_or_else(|| panic!("{path} is served but not in openapi.json"));
+            // The route's method router: up to the next route, layer or statement.
+            let handler = chunk
+                .split(".route_layer")
+                .next()
+                .and_then(|text| text.split(";\n").next())
+                .unwrap_or_default();
+            for method in ["get", "post", "put", "delete"] {
+                if handler.contains(&format!("{method}(")) {
+                    assert!(
+                        methods.get(method).is_some(),
+                        "{method} {path} is served but not in openapi.json"
+                    );
+                }
+            }
+        }
+        assert!(routes >= 20, "only {routes} routes found in api.rs");
+    }
+}
