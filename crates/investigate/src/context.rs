@@ -6,6 +6,7 @@
 //! these indexes instead of searching a trace per span.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use sloscope_model::{SignalKind, SignalStats, SpanId, SpanKind, TimeRange};
 
@@ -17,9 +18,85 @@ const UNKNOWN_REMOTE_SERVICE: &str = "unknown_remote_service";
 
 const NO_SPAN: u32 = u32::MAX;
 
+/// Names (services, operations) interned once, shared by both windows, so that hot loops over
+/// spans compare and hash small integers instead of strings.
+#[derive(Debug, Default)]
+pub(crate) struct Names<'a> {
+    ids: HashMap<&'a str, u32, BuildHasherDefault<NameHasher>>,
+    names: Vec<&'a str>,
+}
+
+/// The multiply-rotate hash of rustc and Firefox ("FxHash"): several times faster than the
+/// default SipHash on short strings, and interning hashes every span's service and operation.
+/// It is not collision-resistant, which is acceptable here: the names it hashes are few (the
+/// store bounds the operations per service), so even crafted collisions stay cheap.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct NameHasher(u64);
+
+impl NameHasher {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl<'a> Names<'a> {
+    pub fn intern(&mut self, name: &'a str) -> u32 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name);
+        self.ids.insert(name, id);
+        id
+    }
+
+    pub fn id(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
+    pub fn name(&self, id: u32) -> &'a str {
+        self.names[id as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+}
+
 /// The spans of one window with their parent and children resolved by index.
 pub(crate) struct SpanIndex<'a> {
     pub spans: &'a [SpanRecord],
+    /// The interned service of each span.
+    pub service: Vec<u32>,
+    /// The interned operation of each span.
+    pub operation: Vec<u32>,
     parents: Vec<u32>,
     /// Children of span `i` are `children[child_start[i]..child_start[i + 1]]`, by start time.
     child_start: Vec<u32>,
@@ -27,7 +104,15 @@ pub(crate) struct SpanIndex<'a> {
 }
 
 impl<'a> SpanIndex<'a> {
-    pub fn build(spans: &'a [SpanRecord]) -> SpanIndex<'a> {
+    pub fn build(spans: &'a [SpanRecord], names: &mut Names<'a>) -> SpanIndex<'a> {
+        let service: Vec<u32> = spans
+            .iter()
+            .map(|span| names.intern(&span.service))
+            .collect();
+        let operation: Vec<u32> = spans
+            .iter()
+            .map(|span| names.intern(&span.operation))
+            .collect();
         let mut position_of: HashMap<SpanId, u32> = HashMap::with_capacity(spans.len());
         for (position, span) in spans.iter().enumerate() {
             position_of.insert(span.span_id, position as u32);
@@ -69,6 +154,8 @@ impl<'a> SpanIndex<'a> {
         }
         SpanIndex {
             spans,
+            service,
+            operation,
             parents,
             child_start,
             children,
@@ -88,12 +175,6 @@ impl<'a> SpanIndex<'a> {
         &self.children[self.child_start[position] as usize..self.child_start[position + 1] as usize]
     }
 
-    /// The service of the span's parent, when the parent is in this window.
-    pub fn parent_service(&self, position: usize) -> Option<&'a str> {
-        self.parent(position)
-            .map(|parent| self.spans[parent].service.as_str())
-    }
-
     /// Whether the span is where a request enters its service: a server or consumer span, a
     /// root, or a span whose parent ran in another service.
     pub fn is_entry(&self, position: usize) -> bool {
@@ -103,17 +184,17 @@ impl<'a> SpanIndex<'a> {
         }
         match self.parent(position) {
             None => span.parent_span_id.is_none(),
-            Some(parent) => self.spans[parent].service != span.service,
+            Some(parent) => self.service[parent] != self.service[position],
         }
     }
 
     /// The child spans that run in another service than this one.
     pub fn remote_children(&self, position: usize) -> impl Iterator<Item = usize> + '_ {
-        let service = &self.spans[position].service;
+        let service = self.service[position];
         self.children(position)
             .iter()
             .map(|child| *child as usize)
-            .filter(move |child| &self.spans[*child].service != service)
+            .filter(move |child| self.service[*child] != service)
     }
 
     /// The span's duration minus the time covered by its children (the union of their
@@ -149,15 +230,20 @@ pub(crate) struct Window<'a> {
     pub spans: SpanIndex<'a>,
     /// Server signals of each service, all operations and versions merged.
     pub services: BTreeMap<String, SignalStats>,
+    /// Server signals of each service per operation.
+    pub operations: BTreeMap<String, BTreeMap<String, SignalStats>>,
     /// Server signals of each service per version.
     pub versions: BTreeMap<String, BTreeMap<String, SignalStats>>,
     /// Dependency signals per (caller, remote service), remote names resolved to known services.
     pub dependencies: BTreeMap<(String, String), SignalStats>,
+    /// The interned service of each log line.
+    pub log_services: Vec<u32>,
 }
 
 impl<'a> Window<'a> {
-    fn build(telemetry: &'a Telemetry, range: TimeRange) -> Window<'a> {
+    fn build(telemetry: &'a Telemetry, range: TimeRange, names: &mut Names<'a>) -> Window<'a> {
         let mut services: BTreeMap<String, SignalStats> = BTreeMap::new();
+        let mut operations: BTreeMap<String, BTreeMap<String, SignalStats>> = BTreeMap::new();
         let mut versions: BTreeMap<String, BTreeMap<String, SignalStats>> = BTreeMap::new();
         for row in &telemetry.signals {
             if row.key.kind != SignalKind::Server {
@@ -165,6 +251,12 @@ impl<'a> Window<'a> {
             }
             services
                 .entry(row.key.service.clone())
+                .or_default()
+                .merge(&row.stats);
+            operations
+                .entry(row.key.service.clone())
+                .or_default()
+                .entry(row.key.operation.clone())
                 .or_default()
                 .merge(&row.stats);
             versions
@@ -192,8 +284,14 @@ impl<'a> Window<'a> {
         }
         Window {
             minutes: (range.duration_nanos() as f64 / 60e9).max(1.0 / 60.0),
-            spans: SpanIndex::build(&telemetry.spans),
+            spans: SpanIndex::build(&telemetry.spans, names),
+            log_services: telemetry
+                .logs
+                .iter()
+                .map(|line| names.intern(&line.service))
+                .collect(),
             services,
+            operations,
             versions,
             dependencies,
         }
@@ -232,11 +330,10 @@ impl ServiceGraph {
         for window in windows {
             let index = &window.spans;
             for position in 0..index.len() {
-                if let Some(parent) = index.parent_service(position) {
-                    let service = &index.spans[position].service;
-                    if parent != service {
-                        graph.add(parent, service);
-                    }
+                if let Some(parent) = index.parent(position)
+                    && index.service[parent] != index.service[position]
+                {
+                    graph.add(&index.spans[parent].service, &index.spans[position].service);
                 }
             }
             for (caller, remote) in window.dependencies.keys() {
@@ -288,20 +385,23 @@ pub(crate) struct Context<'a> {
     pub breach: Window<'a>,
     pub baseline: Window<'a>,
     pub graph: ServiceGraph,
+    pub names: Names<'a>,
     /// When the breach started (the scope's change point), or the breach window's start.
     pub started_unix_nano: u64,
 }
 
 impl<'a> Context<'a> {
     pub fn build(inputs: &'a Inputs) -> Context<'a> {
-        let breach = Window::build(&inputs.breach, inputs.subject.window);
-        let baseline = Window::build(&inputs.baseline, inputs.subject.baseline);
+        let mut names = Names::default();
+        let breach = Window::build(&inputs.breach, inputs.subject.window, &mut names);
+        let baseline = Window::build(&inputs.baseline, inputs.subject.baseline, &mut names);
         let graph = ServiceGraph::build([&breach, &baseline]);
         Context {
             inputs,
             breach,
             baseline,
             graph,
+            names,
             started_unix_nano: inputs.subject.window.from,
         }
     }
@@ -344,7 +444,8 @@ mod tests {
             span(3, Some(1), "b", 30, 30),
             span(4, Some(1), "c", 90, 50),
         ];
-        let index = SpanIndex::build(&spans);
+        let mut names = Names::default();
+        let index = SpanIndex::build(&spans, &mut names);
         assert_eq!(index.self_time_nanos(0), 100 - 50 - 10);
         assert_eq!(index.children(0).len(), 3);
         assert_eq!(index.parent(1), Some(0));

@@ -140,6 +140,17 @@ pub(crate) fn format_percent(fraction: f64) -> String {
     }
 }
 
+/// At most `limit` characters, with an ellipsis when cut.
+pub(crate) fn shorten(text: &str, limit: usize) -> String {
+    let trimmed = text.trim();
+    if trimmed.chars().count() <= limit {
+        return trimmed.to_owned();
+    }
+    let mut cut: String = trimmed.chars().take(limit).collect();
+    cut.push('…');
+    cut
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +162,7 @@ mod tests {
         assert_eq!(round(0.0), 0.0);
         assert_eq!(format_ms(1234.4), "1234 ms");
         assert_eq!(format_percent(0.0523), "5.2 %");
+        assert_eq!(shorten("abc", 5), "abc");
+        assert_eq!(shorten("abcdef", 3), "abc…");
     }
 }

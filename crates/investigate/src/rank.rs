@@ -30,6 +30,9 @@ const MAX_EVIDENCE: usize = 8;
 const CORROBORATION: f64 = 0.2;
 /// What a symptom keeps of its confidence when something downstream has a cause.
 const SYMPTOM_SHARE: f64 = 0.45;
+/// A cause downstream explains a symptom when its confidence is at least this share of the
+/// symptom's.
+const EXPLAINING_SHARE: f64 = 0.75;
 
 /// A cause being assembled.
 #[derive(Clone, Debug)]
@@ -224,7 +227,9 @@ fn discount_symptoms(context: &Context<'_>, drafts: &mut BTreeMap<(String, Cause
         });
         let explaining = below
             .iter()
-            .filter(|(_, confidence)| *confidence >= 0.3_f64.max(0.5 * draft.confidence))
+            .filter(|(_, confidence)| {
+                *confidence >= 0.3_f64.max(EXPLAINING_SHARE * draft.confidence)
+            })
             .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(&a.0)));
         if let Some((callee, _)) = explaining {
             draft.confidence *= SYMPTOM_SHARE;

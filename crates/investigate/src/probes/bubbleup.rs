@@ -56,16 +56,32 @@ pub(crate) fn run<'a>(context: &Context<'a>) -> Vec<Finding> {
     if entries.len() < 2 * MIN_REQUESTS {
         return Vec::new();
     }
-    let threshold_ms = threshold_ms(context);
-    let is_bad = |position: usize| {
+    let thresholds = Thresholds::of(context);
+    let is_slow = |position: usize| {
         let span = &index.spans[position];
-        span.status == StatusCode::Error
-            || threshold_ms.is_some_and(|threshold| span.duration_nanos as f64 / 1e6 > threshold)
+        thresholds
+            .of_operation(&span.operation)
+            .is_some_and(|threshold| span.duration_nanos as f64 / 1e6 > threshold)
     };
+    let is_bad =
+        |position: usize| index.spans[position].status == StatusCode::Error || is_slow(position);
     let bad_count = entries.iter().filter(|position| is_bad(**position)).count();
     let good_count = entries.len() - bad_count;
     if bad_count < MIN_REQUESTS || good_count < MIN_REQUESTS {
         return Vec::new();
+    }
+    // Against the baseline's own p95, about one request in twenty is slow by definition: the
+    // diff is only worth it when clearly more are.
+    let failed = entries
+        .iter()
+        .filter(|position| index.spans[**position].status == StatusCode::Error)
+        .count();
+    if thresholds.from_baseline && failed < MIN_REQUESTS {
+        let expected = thresholds.quantile_miss * entries.len() as f64;
+        let z = (bad_count as f64 - expected) / expected.max(1.0).sqrt();
+        if z < 3.0 {
+            return Vec::new();
+        }
     }
 
     // Intern attributes (borrowed from the spans) so a request is a sorted list of small ids.
@@ -185,17 +201,60 @@ pub(crate) fn run<'a>(context: &Context<'a>) -> Vec<Finding> {
 }
 
 /// Slower than this (ms) is bad: the SLO's latency threshold, else the baseline's p95 of the
-/// subject's requests; None when neither is known (errors alone are bad then).
-fn threshold_ms(context: &Context<'_>) -> Option<f64> {
-    if let Some(threshold) = context.inputs.slo.as_ref().and_then(|slo| slo.threshold_ms) {
-        return Some(threshold);
+/// same operation of the subject (of all its operations, for one the baseline saw too rarely).
+struct Thresholds {
+    overall: Option<f64>,
+    per_operation: BTreeMap<String, f64>,
+    /// Whether the thresholds are the baseline's quantiles (rather than the SLO's threshold).
+    from_baseline: bool,
+    /// The share of requests over a baseline quantile threshold by definition.
+    quantile_miss: f64,
+}
+
+impl Thresholds {
+    const QUANTILE: f64 = 0.95;
+    const MIN_SAMPLES: usize = 20;
+
+    fn of(context: &Context<'_>) -> Thresholds {
+        if let Some(threshold) = context.inputs.slo.as_ref().and_then(|slo| slo.threshold_ms) {
+            return Thresholds {
+                overall: Some(threshold),
+                per_operation: BTreeMap::new(),
+                from_baseline: false,
+                quantile_miss: 0.0,
+            };
+        }
+        let index = &context.baseline.spans;
+        let mut durations: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        let mut all = Vec::new();
+        for position in subject_entries(context, &context.baseline) {
+            let span = &index.spans[position];
+            let ms = span.duration_nanos as f64 / 1e6;
+            durations
+                .entry(span.operation.as_str())
+                .or_default()
+                .push(ms);
+            all.push(ms);
+        }
+        let overall = (all.len() >= Self::MIN_SAMPLES)
+            .then(|| quantile(&all, Self::QUANTILE))
+            .flatten();
+        let per_operation = durations
+            .into_iter()
+            .filter(|(_, values)| values.len() >= Self::MIN_SAMPLES)
+            .filter_map(|(operation, values)| {
+                quantile(&values, Self::QUANTILE).map(|value| (operation.to_owned(), value))
+            })
+            .collect();
+        Thresholds {
+            overall,
+            per_operation,
+            from_baseline: true,
+            quantile_miss: 1.0 - Self::QUANTILE,
+        }
     }
-    let durations: Vec<f64> = subject_entries(context, &context.baseline)
-        .into_iter()
-        .map(|position| context.baseline.spans.spans[position].duration_nanos as f64 / 1e6)
-        .collect();
-    if durations.len() < 20 {
-        return None;
+
+    fn of_operation(&self, operation: &str) -> Option<f64> {
+        self.per_operation.get(operation).copied().or(self.overall)
     }
-    quantile(&durations, 0.95)
 }

@@ -43,8 +43,16 @@ fn versions_of(context: &Context<'_>, breach: bool) -> BTreeMap<String, BTreeMap
             }
         }
     }
-    for span in window.spans.spans {
-        if span.version.is_empty() || window.versions.contains_key(&span.service) {
+    // Spans count only for services whose signals carry no version.
+    let mut from_signals: Vec<Option<bool>> = vec![None; context.names.len()];
+    for (position, span) in window.spans.spans.iter().enumerate() {
+        if span.version.is_empty() {
+            continue;
+        }
+        let service = window.spans.service[position] as usize;
+        let has_signals = *from_signals[service]
+            .get_or_insert_with(|| window.versions.contains_key(&span.service));
+        if has_signals {
             continue;
         }
         *versions

@@ -23,9 +23,17 @@ const VICTIM_SHARE: f64 = 0.35;
 pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
     let degradations = degradations(context);
     let subject = context.subject();
+    // Slower callees matter as much as the subject got slower: when its latency held, theirs
+    // explains little of the breach. Failures downstream matter either way (retries and
+    // fallbacks can hide them from the subject's signals).
+    let latency_relevance = degradations
+        .get(subject)
+        .map_or(1.0, |degradation| 0.4 + 0.6 * degradation.latency_score);
     let mut findings = Vec::new();
     for (service, degradation) in &degradations {
-        let score = degradation.score();
+        let score = 1.0
+            - (1.0 - degradation.fault_score)
+                * (1.0 - latency_relevance * degradation.latency_score);
         if score < DEGRADED || service == subject {
             continue;
         }
@@ -73,17 +81,46 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
 pub(crate) fn degradations(context: &Context<'_>) -> BTreeMap<String, Degradation> {
     let empty = SignalStats::default();
     let mut result = BTreeMap::new();
+    let no_operations = BTreeMap::new();
     for (service, breach) in &context.breach.services {
         let baseline = context.baseline.services.get(service).unwrap_or(&empty);
-        result.insert(
-            service.clone(),
-            Degradation::of(
-                baseline,
-                breach,
-                context.baseline.minutes,
-                context.breach.minutes,
-            ),
+        let mut degradation = Degradation::of(
+            baseline,
+            breach,
+            context.baseline.minutes,
+            context.breach.minutes,
         );
+        // Latency judged per operation: a service answering a different mix of requests is
+        // not slower for it. The weights are the operations' shares of the breach requests.
+        let before = context
+            .baseline
+            .operations
+            .get(service)
+            .unwrap_or(&no_operations);
+        let after = context
+            .breach
+            .operations
+            .get(service)
+            .unwrap_or(&no_operations);
+        if after.len() > 1 {
+            let mut weighted = 0.0;
+            let mut weights = 0.0;
+            for (operation, after_stats) in after {
+                let Some(before_stats) = before.get(operation) else {
+                    continue;
+                };
+                let per_operation = Degradation::of(before_stats, after_stats, 1.0, 1.0);
+                let weight = after_stats.requests as f64;
+                weighted += weight * per_operation.latency_score;
+                weights += weight;
+            }
+            degradation.latency_score = if weights > 0.0 {
+                weighted / weights
+            } else {
+                0.0
+            };
+        }
+        result.insert(service.clone(), degradation);
     }
     // Remotes without server signals, merged over their callers.
     let mut remote_breach: BTreeMap<&str, SignalStats> = BTreeMap::new();

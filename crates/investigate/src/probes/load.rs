@@ -10,8 +10,12 @@ use crate::probes::dependencies::degradations;
 use crate::report::CauseKind;
 use crate::stats::{ramp, saturate};
 
-/// A throughput ratio below this is ordinary variation.
+/// A throughput ratio of the subject below this is ordinary variation.
 const MIN_RATIO: f64 = 1.4;
+/// Downstream, the request mix varies more than the total does: a service's own growth (beyond
+/// the subject's) must be larger, and the service must have suffered from it.
+const MIN_DOWNSTREAM_RATIO: f64 = 3.0;
+const MIN_DOWNSTREAM_SUFFERING: f64 = 0.3;
 /// Fewer requests per minute than this in the breach window and load is not judged.
 const MIN_REQUESTS_PER_MINUTE: f64 = 5.0;
 
@@ -39,10 +43,13 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
         } else {
             ratio / subject_ratio.max(1.0)
         };
-        if own_ratio < MIN_RATIO {
+        let suffered = degradation.score();
+        if own_ratio < MIN_RATIO
+            || (!is_subject
+                && (own_ratio < MIN_DOWNSTREAM_RATIO || suffered < MIN_DOWNSTREAM_SUFFERING))
+        {
             continue;
         }
-        let suffered = degradation.score();
         let score = saturate(own_ratio - 1.0, 1.0)
             * (0.4 + 0.6 * suffered)
             * if is_subject { 1.0 } else { 0.7 }

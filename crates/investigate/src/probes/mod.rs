@@ -10,7 +10,9 @@ pub(crate) mod bubbleup;
 pub(crate) mod changes;
 pub(crate) mod dependencies;
 pub(crate) mod errors;
+pub(crate) mod flow;
 pub(crate) mod load;
+pub(crate) mod logs;
 pub(crate) mod network;
 pub(crate) mod resources;
 pub(crate) mod scope;
@@ -43,15 +45,21 @@ pub(crate) fn run_all(context: &Context<'_>) -> Vec<Finding> {
 pub(crate) fn subject_entries(context: &Context<'_>, window: &Window<'_>) -> Vec<usize> {
     let subject = &context.inputs.subject;
     let index = &window.spans;
+    let Some(service) = context.names.id(&subject.service) else {
+        return Vec::new();
+    };
+    let operation = match &subject.operation {
+        Some(operation) => match context.names.id(operation) {
+            Some(id) => Some(id),
+            None => return Vec::new(),
+        },
+        None => None,
+    };
     (0..index.len())
         .filter(|position| {
-            let span = &index.spans[*position];
-            span.service == subject.service
+            index.service[*position] == service
+                && operation.is_none_or(|operation| index.operation[*position] == operation)
                 && index.is_entry(*position)
-                && subject
-                    .operation
-                    .as_ref()
-                    .is_none_or(|operation| &span.operation == operation)
         })
         .collect()
 }
@@ -100,6 +108,8 @@ pub(crate) struct Degradation {
 
 /// Fewer requests than this on either side and a latency change is not judged.
 const MIN_REQUESTS_FOR_LATENCY: u64 = 5;
+/// Fewer requests than this on either side and the p99 is the maximum: not judged.
+const MIN_REQUESTS_FOR_TAIL: u64 = 50;
 
 impl Degradation {
     pub fn of(
@@ -134,16 +144,21 @@ impl Degradation {
             0.0
         } else {
             // Log-ratios so that doubling scores the same at 2 ms as at 2 s; p90 before p99
-            // because a few requests make a p99 of noise. A floor of 1 ms ignores jitter of
-            // sub-millisecond calls.
+            // because a few requests make a p99 of noise. A rise of under 2 ms, or of under a
+            // fifth, is jitter.
             let log_ratio = |(before, after): (f64, f64)| {
-                if after - before < 1.0 {
+                if after - before < 2.0_f64.max(0.2 * before) {
                     0.0
                 } else {
                     (after / before.max(0.1)).ln()
                 }
             };
-            let effect = log_ratio(p90_ms).max(0.5 * log_ratio(p99_ms));
+            let tail = if baseline.requests.min(breach.requests) >= MIN_REQUESTS_FOR_TAIL {
+                0.5 * log_ratio(p99_ms)
+            } else {
+                0.0
+            };
+            let effect = log_ratio(p90_ms).max(tail);
             saturate(effect, 0.7) * ramp(breach.requests as f64, 3.0, 20.0)
         };
         Degradation {

@@ -25,7 +25,7 @@ struct EdgeCalls {
 
 fn edges<'a>(window: &Window<'a>) -> BTreeMap<(&'a str, &'a str), EdgeCalls> {
     let index = &window.spans;
-    let mut edges: HashMap<(&str, &str), EdgeCalls> = HashMap::new();
+    let mut edges: HashMap<(u32, u32), (usize, usize, EdgeCalls)> = HashMap::new();
     for position in 0..index.len() {
         // A span whose children run elsewhere is the caller's side of the call; with several
         // remote children (a fan-out inside one span) the longest one bounds the gap.
@@ -38,13 +38,24 @@ fn edges<'a>(window: &Window<'a>) -> BTreeMap<(&'a str, &'a str), EdgeCalls> {
         };
         let callee = &index.spans[longest];
         let gap = caller.duration_nanos.saturating_sub(callee.duration_nanos) as f64 / 1e6;
-        let calls = edges
-            .entry((caller.service.as_str(), callee.service.as_str()))
-            .or_default();
+        let (_, _, calls) = edges
+            .entry((index.service[position], index.service[longest]))
+            .or_insert_with(|| (position, longest, EdgeCalls::default()));
         calls.gaps.push(gap);
         calls.callee.push(callee.duration_nanos as f64 / 1e6);
     }
-    edges.into_iter().collect()
+    edges
+        .into_values()
+        .map(|(caller, callee, calls)| {
+            (
+                (
+                    index.spans[caller].service.as_str(),
+                    index.spans[callee].service.as_str(),
+                ),
+                calls,
+            )
+        })
+        .collect()
 }
 
 pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {

@@ -189,8 +189,35 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
         .filter_map(|(name, values)| median(&values).map(|level| (name, level)))
         .collect();
 
+    // Where an instance reports a resource both as a share of a limit and as a raw level, the
+    // share says more: the raw level is left out.
+    let mut with_limit: std::collections::BTreeSet<(&str, &str, Resource)> =
+        std::collections::BTreeSet::new();
+    for ((service, name, instance), (resource, samples)) in &series {
+        let values: Vec<f64> = samples
+            .baseline
+            .iter()
+            .chain(&samples.breach)
+            .map(|(_, value)| *value)
+            .collect();
+        if limit_of(name, samples.unit, &values).is_some() {
+            with_limit.insert((service, instance, *resource));
+        }
+    }
+
     let mut observations = Vec::new();
     for ((service, name, instance), (resource, mut samples)) in series {
+        let all_values: Vec<f64> = samples
+            .baseline
+            .iter()
+            .chain(&samples.breach)
+            .map(|(_, value)| *value)
+            .collect();
+        if limit_of(name, samples.unit, &all_values).is_none()
+            && with_limit.contains(&(service, instance, resource))
+        {
+            continue;
+        }
         samples
             .baseline
             .sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
@@ -298,9 +325,10 @@ fn saturation(
     let limit = limit_of(name, samples.unit, &all);
     let utilisation = limit.map(|limit| level_after / limit);
     let next_to_typical = rise / (rise + typical_level.max(1e-9));
+    // Near its limit a resource explains slowness; at a tenth of it, hardly.
     let headroom = match utilisation {
-        Some(utilisation) => 0.4 + 0.6 * ramp(utilisation, 0.3, 0.8),
-        None => 0.8,
+        Some(utilisation) => ramp(utilisation, 0.1, 0.7),
+        None => 0.6,
     };
     let score = saturate(ratio.ln(), 0.7) * next_to_typical * ramp(z, 2.0, 5.0) * headroom;
     let utilisation_text = utilisation.map_or(String::new(), |utilisation| {

@@ -13,22 +13,22 @@ use crate::context::{Context, Window};
 use crate::finding::{Finding, Probe, format_ms};
 use crate::probes::{subject_mean_ms, subject_requests};
 use crate::report::CauseKind;
-use crate::stats::{ramp, saturate};
+use crate::stats::{median, ramp, saturate};
 
 /// Fewer calls than this on either side and an operation is not judged.
-const MIN_CALLS: u64 = 5;
-/// The mean self time must grow by at least this factor.
-const MIN_RATIO: f64 = 1.3;
+const MIN_CALLS: usize = 10;
+/// The median self time per call must grow by at least this factor.
+const MIN_RATIO: f64 = 1.5;
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct SelfTime {
-    calls: u64,
+    per_call_ms: Vec<f64>,
     total_ms: f64,
 }
 
 fn self_times<'a>(window: &Window<'a>) -> BTreeMap<(&'a str, &'a str), SelfTime> {
     let index = &window.spans;
-    let mut times: HashMap<(&str, &str), SelfTime> = HashMap::new();
+    let mut times: HashMap<(u32, u32), (usize, SelfTime)> = HashMap::new();
     for position in 0..index.len() {
         let span = &index.spans[position];
         let calls_out = matches!(span.kind, SpanKind::Client | SpanKind::Producer)
@@ -37,13 +37,20 @@ fn self_times<'a>(window: &Window<'a>) -> BTreeMap<(&'a str, &'a str), SelfTime>
         if calls_out {
             continue;
         }
-        let entry = times
-            .entry((span.service.as_str(), span.operation.as_str()))
-            .or_default();
-        entry.calls += 1;
-        entry.total_ms += index.self_time_nanos(position) as f64 / 1e6;
+        let (_, entry) = times
+            .entry((index.service[position], index.operation[position]))
+            .or_insert_with(|| (position, SelfTime::default()));
+        let self_ms = index.self_time_nanos(position) as f64 / 1e6;
+        entry.per_call_ms.push(self_ms);
+        entry.total_ms += self_ms;
     }
-    times.into_iter().collect()
+    times
+        .into_values()
+        .map(|(example, times)| {
+            let span = &index.spans[example];
+            ((span.service.as_str(), span.operation.as_str()), times)
+        })
+        .collect()
 }
 
 pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
@@ -66,14 +73,16 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
         let Some(before) = baseline.get(&(*service, *operation)) else {
             continue;
         };
-        if before.calls < MIN_CALLS || after.calls < MIN_CALLS {
+        if before.per_call_ms.len() < MIN_CALLS || after.per_call_ms.len() < MIN_CALLS {
             continue;
         }
-        let mean_self_before = before.total_ms / before.calls as f64;
-        let mean_self_after = after.total_ms / after.calls as f64;
-        if mean_self_after < MIN_RATIO * mean_self_before
-            || mean_self_after - mean_self_before < 0.5
-        {
+        // Medians: one slow call (a GC pause, a cold cache) must not make an operation slower.
+        let (Some(median_before), Some(median_after)) =
+            (median(&before.per_call_ms), median(&after.per_call_ms))
+        else {
+            continue;
+        };
+        if median_after < MIN_RATIO * median_before || median_after - median_before < 0.5 {
             continue;
         }
         let per_request = after.total_ms / requests_after - before.total_ms / requests_before;
@@ -83,8 +92,8 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
         grown.entry(service).or_default().push((
             per_request,
             (*operation).to_owned(),
-            mean_self_before,
-            mean_self_after,
+            median_before,
+            median_after,
         ));
     }
     let mut findings = Vec::new();

@@ -6,8 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::context::{Context, Window};
-use crate::finding::{Finding, Probe, format_ms};
-use crate::probes::errors::shorten;
+use crate::finding::{Finding, Probe, format_ms, shorten};
 use crate::probes::{subject_mean_ms, subject_requests};
 use crate::report::CauseKind;
 use crate::stats::{median, ramp, saturate};

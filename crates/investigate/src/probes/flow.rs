@@ -1,0 +1,402 @@
+//! Flow: how one service's behaviour within a request changed, as the sequence of what it does
+//! per trace: the spans it starts (by operation) and the log templates it writes, in time
+//! order. A step that always followed another in the baseline and no longer does (a method
+//! that now throws before its next log line), or one that never followed it and now does (a
+//! new branch), is a change in the service's own code path.
+//!
+//! Each step is judged *given the step before it*, so a different mix of requests (more of one
+//! endpoint, less of another) changes little: the transitions out of a step the baseline knows
+//! well are compared, not the counts of steps. A transition counts by how far its breach count
+//! is from what the baseline predicts, weighted by how complete the change is (a step that
+//! vanished or appeared counts fully, a proportion that shifted counts little), and the sum is
+//! taken as a share of the service's transitions in the breach window.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sloscope_model::TraceId;
+
+use crate::context::Context;
+use crate::finding::shorten;
+use crate::probes::logs::{ServiceLogs, Severity};
+use crate::probes::words;
+use crate::stats::ramp;
+use crate::templates::TemplateId;
+
+/// A step of a service within a trace: a span (by interned operation) or a log template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Step {
+    Start,
+    Span(u32),
+    Log(TemplateId),
+    End,
+}
+
+/// One step with the trace and time it happened at.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Event {
+    pub trace: TraceId,
+    pub time: u64,
+    pub step: Step,
+}
+
+/// Words that make a span's operation an error path (`BasicErrorController.error`,
+/// `handleException`).
+const ERROR_WORDS: [&str; 5] = ["error", "errors", "exception", "fault", "failure"];
+
+/// A step must have been seen this often in the baseline for what follows it to be judged.
+const MIN_SOURCE_COUNT: u32 = 5;
+/// A transition whose count is this close to its prediction is not a change.
+const MIN_DEVIATION: f64 = 3.0;
+/// What a step that now follows where it did not weighs, unless it is an error.
+const NEW_BRANCH_WEIGHT: f64 = 0.3;
+
+/// The change of one service's flow.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct FlowChange {
+    /// Completeness-weighted deviation per request of the service in the breach window (per
+    /// transition when the service has no requests of its own): 0, to about 2 when every
+    /// request took another path.
+    pub share: f64,
+    pub deviation: f64,
+    pub transitions: u32,
+    /// The transition that deviates most: from, to, baseline count and total of `from`,
+    /// breach count and total of `from`.
+    pub strongest: Option<Transition>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Transition {
+    pub from: Step,
+    pub to: Step,
+    pub baseline: (u32, u32),
+    pub breach: (u32, u32),
+}
+
+struct Counts {
+    transitions: HashMap<(Step, Step), u32>,
+    sources: HashMap<Step, u32>,
+    total: u32,
+}
+
+fn count(mut events: Vec<Event>) -> Counts {
+    events.sort_by(|a, b| {
+        a.trace
+            .cmp(&b.trace)
+            .then(a.time.cmp(&b.time))
+            .then(a.step.cmp(&b.step))
+    });
+    let mut counts = Counts {
+        transitions: HashMap::new(),
+        sources: HashMap::new(),
+        total: 0,
+    };
+    let mut add = |from: Step, to: Step| {
+        *counts.transitions.entry((from, to)).or_default() += 1;
+        *counts.sources.entry(from).or_default() += 1;
+        counts.total += 1;
+    };
+    let mut previous: Option<(TraceId, Step)> = None;
+    for event in &events {
+        match previous {
+            Some((trace, step)) if trace == event.trace => add(step, event.step),
+            Some((_, step)) => {
+                add(step, Step::End);
+                add(Step::Start, event.step);
+            }
+            None => add(Step::Start, event.step),
+        }
+        previous = Some((event.trace, event.step));
+    }
+    if let Some((_, step)) = previous {
+        add(step, Step::End);
+    }
+    counts
+}
+
+/// How the flow changed from `baseline` to `breach`, with the deviation per request of the
+/// service when `requests` is known; None when the breach has no events.
+///
+/// Not every change weighs the same. A step that stopped following one it mostly followed is a
+/// broken path (a method that throws before its next line); a step that now follows where it
+/// never did may be a branch the short baseline did not happen to see, and counts less unless
+/// it is an error. An error step that stopped following is a recovery and does not count.
+pub(crate) fn compare(
+    baseline: Vec<Event>,
+    breach: Vec<Event>,
+    requests: Option<u32>,
+    mut is_error: impl FnMut(Step) -> bool,
+) -> Option<FlowChange> {
+    if breach.is_empty() {
+        return None;
+    }
+    let before = count(baseline);
+    let after = count(breach);
+    // Targets of each source in either window.
+    let mut targets: BTreeMap<Step, Vec<Step>> = BTreeMap::new();
+    for (from, to) in before.transitions.keys().chain(after.transitions.keys()) {
+        targets.entry(*from).or_default().push(*to);
+    }
+    let mut deviation = 0.0;
+    let mut strongest: Option<(f64, Transition)> = None;
+    for (from, mut tos) in targets {
+        // Which request starts a service's flow depends on the mix of requests, not on it.
+        if from == Step::Start {
+            continue;
+        }
+        let source_before = before.sources.get(&from).copied().unwrap_or(0);
+        let source_after = after.sources.get(&from).copied().unwrap_or(0);
+        if source_before < MIN_SOURCE_COUNT || source_after == 0 {
+            continue;
+        }
+        tos.sort();
+        tos.dedup();
+        for to in tos {
+            let count_before = before.transitions.get(&(from, to)).copied().unwrap_or(0);
+            let count_after = after.transitions.get(&(from, to)).copied().unwrap_or(0);
+            let observed = count_after as f64;
+            let expected = if count_before > 0 {
+                source_after as f64 * count_before as f64 / source_before as f64
+            } else {
+                // Never seen: as if half a time, so that a new step counts nearly fully.
+                source_after as f64 * 0.5 / (source_before as f64 + 1.0)
+            };
+            let distance = (observed - expected).abs();
+            if distance < MIN_DEVIATION {
+                continue;
+            }
+            let error = is_error(to);
+            let baseline_share = count_before as f64 / source_before as f64;
+            let (completeness, kind_weight) = if observed < expected {
+                if error {
+                    continue; // fewer errors than before: a recovery
+                }
+                // A dominant step that vanished counts fully, a minor branch less.
+                (1.0 - observed / expected, ramp(baseline_share, 0.1, 0.5))
+            } else {
+                (
+                    1.0 - expected / observed,
+                    if error { 1.0 } else { NEW_BRANCH_WEIGHT },
+                )
+            };
+            let weighted = distance * completeness * completeness * kind_weight;
+            if weighted <= 0.0 {
+                continue;
+            }
+            deviation += weighted;
+            let transition = Transition {
+                from,
+                to,
+                baseline: (count_before, source_before),
+                breach: (count_after, source_after),
+            };
+            if strongest.as_ref().is_none_or(|(best, best_transition)| {
+                weighted > *best || (weighted == *best && transition.from < best_transition.from)
+            }) {
+                strongest = Some((weighted, transition));
+            }
+        }
+    }
+    Some(FlowChange {
+        share: deviation / requests.unwrap_or(after.total).max(1) as f64,
+        deviation,
+        transitions: after.total,
+        strongest: strongest.map(|(_, transition)| transition),
+    })
+}
+
+/// Each service's flow compared across the windows (by interned service), with a sentence on
+/// the transition that changed most.
+pub(crate) fn flows(
+    context: &Context<'_>,
+    logs: &BTreeMap<u32, ServiceLogs<'_>>,
+) -> BTreeMap<u32, (FlowChange, String)> {
+    let names = &context.names;
+    let mut events: Vec<(Vec<Event>, Vec<Event>)> = vec![(Vec::new(), Vec::new()); names.len()];
+    // Requests each service served in the breach window: deviations are counted per request.
+    let mut requests: Vec<u32> = vec![0; names.len()];
+    let breach_index = &context.breach.spans;
+    for position in 0..breach_index.len() {
+        if breach_index.is_entry(position) {
+            requests[breach_index.service[position] as usize] += 1;
+        }
+    }
+    for (window, is_breach) in [(&context.baseline, false), (&context.breach, true)] {
+        let index = &window.spans;
+        for (position, span) in index.spans.iter().enumerate() {
+            let entry = &mut events[index.service[position] as usize];
+            let event = Event {
+                trace: span.trace_id,
+                time: span.start_unix_nano,
+                step: Step::Span(index.operation[position]),
+            };
+            if is_breach {
+                entry.1.push(event);
+            } else {
+                entry.0.push(event);
+            }
+        }
+    }
+    for (service, service_logs) in logs {
+        let entry = &mut events[*service as usize];
+        for (lines, target) in [
+            (&service_logs.baseline, &mut entry.0),
+            (&service_logs.breach, &mut entry.1),
+        ] {
+            for (line, id) in lines {
+                if let Some(trace) = line.trace_id {
+                    target.push(Event {
+                        trace,
+                        time: line.time_unix_nano,
+                        step: Step::Log(*id),
+                    });
+                }
+            }
+        }
+    }
+    let mut error_operation: HashMap<u32, bool> = HashMap::new();
+    let mut changes = BTreeMap::new();
+    for (service, (baseline, breach)) in events.into_iter().enumerate() {
+        let service = service as u32;
+        let service_logs = logs.get(&service);
+        let mut is_error = |step: Step| match step {
+            Step::Span(operation) => *error_operation.entry(operation).or_insert_with(|| {
+                words(names.name(operation))
+                    .iter()
+                    .any(|word| ERROR_WORDS.contains(&word.as_str()))
+            }),
+            Step::Log(id) => service_logs
+                .and_then(|logs| logs.severities.get(&id))
+                .is_some_and(|severity| *severity == Severity::Error),
+            Step::Start | Step::End => false,
+        };
+        let requests = (requests[service as usize] > 0).then_some(requests[service as usize]);
+        let Some(change) = compare(baseline, breach, requests, &mut is_error) else {
+            continue;
+        };
+        let describe = |step: Step| match step {
+            Step::Start => String::from("its first step"),
+            Step::End => String::from("the end of its part of the request"),
+            Step::Span(operation) => format!("span `{}`", shorten(names.name(operation), 80)),
+            Step::Log(id) => match service_logs.and_then(|logs| logs.miner.template(id)) {
+                Some(template) => format!("log `{}`", shorten(template.text(), 100)),
+                None => format!("log template {id}"),
+            },
+        };
+        let name = names.name(service);
+        let text = match &change.strongest {
+            Some(transition) => format!(
+                "the code path of {name} changed ({:.2} deviating steps per request): after {}, {} followed {} of {} times (baseline {} of {})",
+                change.share,
+                describe(transition.from),
+                describe(transition.to),
+                transition.breach.0,
+                transition.breach.1,
+                transition.baseline.0,
+                transition.baseline.1
+            ),
+            None => format!("the code path of {name} did not change"),
+        };
+        changes.insert(service, (change, text));
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace(number: u8) -> TraceId {
+        [number; 16]
+    }
+
+    /// A request handled by `handle`, logging `received` and then `done` (or only `received`).
+    fn request(number: u8, finishes: bool) -> Vec<Event> {
+        let mut events = vec![
+            Event {
+                trace: trace(number),
+                time: 1,
+                step: Step::Span(0),
+            },
+            Event {
+                trace: trace(number),
+                time: 2,
+                step: Step::Log(TemplateId(0)),
+            },
+        ];
+        if finishes {
+            events.push(Event {
+                trace: trace(number),
+                time: 3,
+                step: Step::Log(TemplateId(1)),
+            });
+        }
+        events
+    }
+
+    #[test]
+    fn a_step_that_stopped_following_is_a_change() {
+        let baseline: Vec<Event> = (0..40).flat_map(|number| request(number, true)).collect();
+        let broken: Vec<Event> = (0..40)
+            .flat_map(|number| request(number, number % 2 == 0))
+            .collect();
+        let change = compare(baseline.clone(), broken, None, |_| false).expect("events");
+        // Half of 40 requests: 20 missing `done` (half complete) and 20 new ends.
+        assert!(change.deviation > 8.0, "{change:?}");
+        let strongest = change.strongest.expect("a transition");
+        assert_eq!(strongest.from, Step::Log(TemplateId(0)));
+        // Half the requests end after `received` now: either side of that shows.
+        assert!(strongest.to == Step::End || strongest.to == Step::Log(TemplateId(1)));
+
+        let same = compare(baseline.clone(), baseline, None, |_| false).expect("events");
+        assert_eq!(same.deviation, 0.0);
+    }
+
+    #[test]
+    fn fewer_errors_is_a_recovery_not_a_change() {
+        let error = Step::Log(TemplateId(9));
+        let with_error = |number: u8, fails: bool| {
+            let mut events = request(number, !fails);
+            if fails {
+                events.push(Event {
+                    trace: trace(number),
+                    time: 3,
+                    step: error,
+                });
+            }
+            events
+        };
+        let baseline: Vec<Event> = (0..40).flat_map(|n| with_error(n, n % 2 == 0)).collect();
+        let breach: Vec<Event> = (0..40).flat_map(|n| with_error(n, false)).collect();
+        let recovered =
+            compare(baseline.clone(), breach.clone(), None, |step| step == error).expect("events");
+        let failing = compare(breach, baseline, None, |step| step == error).expect("events");
+        assert!(
+            recovered.deviation < failing.deviation,
+            "{recovered:?} {failing:?}"
+        );
+    }
+
+    #[test]
+    fn a_different_mix_of_requests_is_not_a_change() {
+        // Two kinds of request, each with its own fixed flow; the breach has another mix.
+        let kind = |number: u8, other: bool| {
+            let (span, log) = if other { (1, 5) } else { (0, 0) };
+            vec![
+                Event {
+                    trace: trace(number),
+                    time: 1,
+                    step: Step::Span(span),
+                },
+                Event {
+                    trace: trace(number),
+                    time: 2,
+                    step: Step::Log(TemplateId(log)),
+                },
+            ]
+        };
+        let baseline: Vec<Event> = (0..100).flat_map(|n| kind(n, n % 10 == 0)).collect();
+        let breach: Vec<Event> = (0..100).flat_map(|n| kind(n, n % 2 == 0)).collect();
+        let change = compare(baseline, breach, None, |_| false).expect("events");
+        assert_eq!(change.deviation, 0.0, "{change:?}");
+    }
+}

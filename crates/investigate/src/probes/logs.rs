@@ -1,0 +1,357 @@
+//! Log lines per service, mined into templates with the Drain-style miner (both windows through
+//! one miner, so that a line lands in the same template as its peers of the other window), and
+//! the templates that appeared or grew.
+//!
+//! What the baseline predicts for a template is judged per operation of the requests that
+//! logged it: its lines per request of each operation in the baseline, times the breach's
+//! requests of that operation. A service that serves more of one endpoint logs more of that
+//! endpoint's lines, which is no news; lines of an operation the baseline never served are not
+//! judged. Lines tied to no request of the service fall back to the template's share of such
+//! lines. Logs without a severity number get one from a level word at their start (`ERROR`,
+//! `WARN`, `level=error`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use sloscope_model::TraceId;
+
+use crate::context::{Context, Window};
+use crate::input::LogLine;
+use crate::templates::{MinerConfig, TemplateId, TemplateMiner};
+
+/// Fewer excess lines than this in a template is noise.
+const MIN_EXCESS: f64 = 3.0;
+/// A template the baseline had must grow at least this much to count.
+const MIN_GROWTH: f64 = 2.0;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Severity {
+    Other,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    /// How much a line of this severity says about a fault.
+    pub fn weight(self) -> f64 {
+        match self {
+            Severity::Error => 1.0,
+            Severity::Warning => 0.3,
+            Severity::Other => 0.05,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Other => "info",
+        }
+    }
+}
+
+/// The severity of a log line: its severity number, else a level word near its start.
+pub(crate) fn severity(line: &LogLine) -> Severity {
+    match line.severity_number {
+        17.. => Severity::Error,
+        13..=16 => Severity::Warning,
+        1..=12 => Severity::Other,
+        _ => severity_from_text(&line.body),
+    }
+}
+
+fn severity_from_text(body: &str) -> Severity {
+    let head: String = body.chars().take(200).collect();
+    let mut previous = "";
+    for token in head.split(|character: char| !character.is_alphanumeric()) {
+        if token.is_empty() {
+            continue;
+        }
+        let keyed = matches!(
+            previous.to_ascii_lowercase().as_str(),
+            "level" | "lvl" | "severity" | "loglevel"
+        );
+        let upper = token.chars().all(|character| !character.is_lowercase());
+        if upper || keyed {
+            match token.to_ascii_uppercase().as_str() {
+                "ERROR" | "ERR" | "FATAL" | "CRITICAL" | "CRIT" | "SEVERE" | "PANIC" | "EMERG"
+                | "ALERT" => return Severity::Error,
+                "WARN" | "WARNING" => return Severity::Warning,
+                "INFO" | "DEBUG" | "TRACE" | "NOTICE" => return Severity::Other,
+                _ => {}
+            }
+        }
+        previous = token;
+    }
+    Severity::Other
+}
+
+/// The miner's configuration for comparing windows: a position where lines differ by a word is
+/// a wildcard at once (as in Drain). Keeping a template per word (`cache hit`, `cache miss`)
+/// parses better, but makes a request for another product or city look like a new message.
+fn miner_config() -> MinerConfig {
+    MinerConfig {
+        max_word_values: 1,
+        ..MinerConfig::default()
+    }
+}
+
+/// One service's log lines of both windows, each with its template in one miner.
+pub(crate) struct ServiceLogs<'a> {
+    pub miner: TemplateMiner,
+    /// The highest severity of each template's lines.
+    pub severities: HashMap<TemplateId, Severity>,
+    pub baseline: Vec<(&'a LogLine, TemplateId)>,
+    pub breach: Vec<(&'a LogLine, TemplateId)>,
+}
+
+/// Mines the lines of every service that logged in the breach window, by interned service:
+/// the baseline's lines first, each window in time order (then by body, for determinism).
+pub(crate) fn mine<'a>(context: &Context<'a>) -> BTreeMap<u32, ServiceLogs<'a>> {
+    let mut by_service: BTreeMap<u32, (Vec<&LogLine>, Vec<&LogLine>)> = BTreeMap::new();
+    let windows = [
+        (
+            &context.inputs.baseline.logs,
+            &context.baseline.log_services,
+        ),
+        (&context.inputs.breach.logs, &context.breach.log_services),
+    ];
+    for (is_breach, (lines, services)) in windows.into_iter().enumerate() {
+        for (line, service) in lines.iter().zip(services) {
+            let entry = by_service.entry(*service).or_default();
+            if is_breach == 1 {
+                entry.1.push(line);
+            } else {
+                entry.0.push(line);
+            }
+        }
+    }
+    let order = |a: &&LogLine, b: &&LogLine| {
+        a.time_unix_nano
+            .cmp(&b.time_unix_nano)
+            .then_with(|| a.body.cmp(&b.body))
+    };
+    let mut mined = BTreeMap::new();
+    for (service, (mut baseline, mut breach)) in by_service {
+        if breach.is_empty() {
+            continue;
+        }
+        baseline.sort_by(order);
+        breach.sort_by(order);
+        let mut miner = TemplateMiner::new(miner_config()).expect("a valid configuration");
+        let baseline: Vec<(&LogLine, TemplateId)> = baseline
+            .into_iter()
+            .map(|line| (line, miner.add(&line.body)))
+            .collect();
+        let breach: Vec<(&LogLine, TemplateId)> = breach
+            .into_iter()
+            .map(|line| (line, miner.add(&line.body)))
+            .collect();
+        // Templates absorbed while mining count as the template that absorbed them.
+        let resolve = |lines: Vec<(&'a LogLine, TemplateId)>| {
+            lines
+                .into_iter()
+                .map(|(line, id)| (line, miner.resolve(id)))
+                .collect::<Vec<_>>()
+        };
+        let baseline = resolve(baseline);
+        let breach = resolve(breach);
+        let mut severities: HashMap<TemplateId, Severity> = HashMap::new();
+        for (line, id) in baseline.iter().chain(&breach) {
+            let entry = severities.entry(*id).or_insert(Severity::Other);
+            *entry = (*entry).max(severity(line));
+        }
+        mined.insert(
+            service,
+            ServiceLogs {
+                miner,
+                severities,
+                baseline,
+                breach,
+            },
+        );
+    }
+    mined
+}
+
+/// Where each trace entered each service: the operation of the service's first entry span in
+/// the trace, and how many requests each (service, operation) had. All interned.
+pub(crate) struct Entries {
+    operation_of: HashMap<(u32, TraceId), (u64, u32)>,
+    requests: HashMap<(u32, u32), u64>,
+}
+
+impl Entries {
+    pub fn of(window: &Window<'_>) -> Entries {
+        let index = &window.spans;
+        let mut operation_of: HashMap<(u32, TraceId), (u64, u32)> = HashMap::new();
+        let mut requests: HashMap<(u32, u32), u64> = HashMap::new();
+        for position in 0..index.len() {
+            if !index.is_entry(position) {
+                continue;
+            }
+            let span = &index.spans[position];
+            let service = index.service[position];
+            let operation = index.operation[position];
+            *requests.entry((service, operation)).or_default() += 1;
+            let candidate = (span.start_unix_nano, operation);
+            operation_of
+                .entry((service, span.trace_id))
+                .and_modify(|earliest| {
+                    if candidate < *earliest {
+                        *earliest = candidate;
+                    }
+                })
+                .or_insert(candidate);
+        }
+        Entries {
+            operation_of,
+            requests,
+        }
+    }
+
+    fn operation(&self, service: u32, line: &LogLine) -> Option<u32> {
+        let trace = line.trace_id?;
+        self.operation_of
+            .get(&(service, trace))
+            .map(|(_, operation)| *operation)
+    }
+
+    fn requests(&self, service: u32, operation: u32) -> u64 {
+        self.requests
+            .get(&(service, operation))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// A template that appeared or grew in one service.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct TemplateChange {
+    pub is_new: bool,
+    pub severity: Severity,
+    pub text: String,
+    pub baseline_lines: u64,
+    pub breach_lines: u64,
+    /// Lines the baseline predicts for the breach's requests, and lines beyond that.
+    pub expected: f64,
+    pub excess: f64,
+}
+
+/// Lines of one template per operation of the request they were logged in.
+#[derive(Clone, Debug, Default)]
+struct TemplateLines {
+    baseline: BTreeMap<Option<u32>, u64>,
+    breach: BTreeMap<Option<u32>, u64>,
+    severity: Option<Severity>,
+    example: Option<usize>,
+}
+
+/// The templates of one service that appeared or grew beyond what its requests predict.
+pub(crate) fn changes(
+    service: u32,
+    logs: &ServiceLogs<'_>,
+    entries: [&Entries; 2],
+) -> Vec<TemplateChange> {
+    let [baseline_entries, breach_entries] = entries;
+    let mut templates: BTreeMap<TemplateId, TemplateLines> = BTreeMap::new();
+    let mut untied = (0u64, 0u64);
+    for (line, id) in &logs.baseline {
+        let operation = baseline_entries.operation(service, line);
+        let entry = templates.entry(*id).or_default();
+        *entry.baseline.entry(operation).or_default() += 1;
+        entry.severity = entry.severity.max(Some(severity(line)));
+        untied.0 += u64::from(operation.is_none());
+    }
+    for (position, (line, id)) in logs.breach.iter().enumerate() {
+        let operation = breach_entries.operation(service, line);
+        let entry = templates.entry(*id).or_default();
+        *entry.breach.entry(operation).or_default() += 1;
+        entry.severity = entry.severity.max(Some(severity(line)));
+        entry.example.get_or_insert(position);
+        untied.1 += u64::from(operation.is_none());
+    }
+    let mut changes = Vec::new();
+    for (id, template) in &templates {
+        let Some(example) = template.example else {
+            continue;
+        };
+        let mut observed = 0.0;
+        let mut expected = 0.0;
+        for (operation, count) in &template.breach {
+            let baseline_count = template.baseline.get(operation).copied().unwrap_or(0) as f64;
+            match operation {
+                Some(operation) => {
+                    let before = baseline_entries.requests(service, *operation);
+                    if before == 0 {
+                        continue; // an operation the baseline never served: nothing to expect
+                    }
+                    let after = breach_entries.requests(service, *operation);
+                    observed += *count as f64;
+                    expected += baseline_count / before as f64 * after as f64;
+                }
+                None => {
+                    observed += *count as f64;
+                    if untied.0 > 0 {
+                        expected += baseline_count / untied.0 as f64 * untied.1 as f64;
+                    }
+                }
+            }
+        }
+        let baseline_lines: u64 = template.baseline.values().sum();
+        let breach_lines: u64 = template.breach.values().sum();
+        let excess = observed - expected;
+        let is_new = baseline_lines == 0;
+        if excess < MIN_EXCESS || (!is_new && observed < MIN_GROWTH * expected) {
+            continue;
+        }
+        let text = logs.miner.template(*id).map_or_else(
+            || logs.breach[example].0.body.clone(),
+            |template| template.text().to_owned(),
+        );
+        changes.push(TemplateChange {
+            is_new,
+            severity: template.severity.unwrap_or(Severity::Other),
+            text,
+            baseline_lines,
+            breach_lines,
+            expected,
+            excess,
+        });
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(body: &str, severity_number: i32) -> LogLine {
+        LogLine {
+            time_unix_nano: 0,
+            service: String::from("svc"),
+            severity_number,
+            body: body.to_owned(),
+            trace_id: None,
+        }
+    }
+
+    #[test]
+    fn severity_from_number_then_text() {
+        assert_eq!(severity(&line("anything", 17)), Severity::Error);
+        assert_eq!(severity(&line("anything", 13)), Severity::Warning);
+        assert_eq!(severity(&line("ERROR something", 9)), Severity::Other);
+        assert_eq!(
+            severity(&line("16:44:10.485 ERROR t.s.Impl#372 failed", 0)),
+            Severity::Error
+        );
+        assert_eq!(
+            severity(&line("ts=1 level=warn msg=\"slow\"", 0)),
+            Severity::Warning
+        );
+        assert_eq!(
+            severity(&line("12:00 INFO no error found", 0)),
+            Severity::Other
+        );
+        assert_eq!(severity(&line("an error happened", 0)), Severity::Other);
+    }
+}
