@@ -108,22 +108,22 @@ impl Scenario {
                 paging_slo: "frontend-product-latency",
             },
             Scenario::MemoryLeak => Story {
-                fault: "catalog's product cache stops evicting: every pod leaks about 8 MiB/s until the heap is full",
+                fault: "catalog's product cache stops evicting: every pod leaks about 12 MiB/s until the heap is full",
                 service: Service::Catalog,
                 paging_slo: "catalog-latency",
             },
             Scenario::CpuSaturation => Story {
-                fault: "a report export job starts on every orders pod and takes 97 % of their CPU",
+                fault: "a report export job starts on every orders pod and takes all the CPU their limits allow",
                 service: Service::Orders,
                 paging_slo: "orders-list-latency",
             },
             Scenario::NetworkDelay => Story {
-                fault: "the network path from orders to payments degrades: about 400 ms more each way",
+                fault: "the network path from orders to payments starts losing packets: about 600 ms more each way",
                 service: Service::Orders,
                 paging_slo: "orders-checkout-latency",
             },
             Scenario::BadDeployErrors => Story {
-                fault: "orders v2.4.0 rolls out; POST /orders panics on carts without a promotion",
+                fault: "orders v2.4.0 rolls out; POST /orders panics on carts without a promotion code (most of them)",
                 service: Service::Orders,
                 paging_slo: "orders-availability",
             },
@@ -163,11 +163,11 @@ impl Scenario {
                 effects.extra_product_views_per_second = 36.0 * (seconds / 20.0).min(1.0)
             }
             Scenario::MemoryLeak => {
-                effects.leak_bytes_per_second = Some((Service::Catalog, 8.0 * 1024.0 * 1024.0))
+                effects.leak_bytes_per_second = Some((Service::Catalog, 12.0 * 1024.0 * 1024.0))
             }
-            Scenario::CpuSaturation => effects.cpu_hog = Some((Service::Orders, 0.97)),
+            Scenario::CpuSaturation => effects.cpu_hog = Some((Service::Orders, 1.0)),
             Scenario::NetworkDelay => {
-                effects.network_delay_ms = Some((Service::Orders, Service::Payments, 400.0))
+                effects.network_delay_ms = Some((Service::Orders, Service::Payments, 600.0))
             }
         }
         effects
@@ -217,6 +217,8 @@ impl Scenario {
                 operation: slo.operation,
                 latency_threshold_ms: slo.latency_threshold_ms,
                 objective_percent: slo.objective_percent,
+                // sloscope's default.
+                min_events: slo.min_events.unwrap_or(20),
             })
             .collect()
     }
@@ -231,6 +233,8 @@ pub struct SloTarget {
     /// None: an availability SLO.
     pub latency_threshold_ms: Option<f64>,
     pub objective_percent: f64,
+    /// Events an alert window needs before a rule may fire.
+    pub min_events: u32,
 }
 
 /// One SLO of a scenario. Every SLO has a 7-day window, so the SRE Workbook's page rule

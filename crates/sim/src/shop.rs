@@ -510,7 +510,7 @@ impl Shop {
             };
             let limit = profile.memory_limit_mib * MEBIBYTE;
             // A heap close to its limit spends its time collecting garbage.
-            let pressure = ((pod.memory_bytes / limit - 0.8) / 0.2).clamp(0.0, 1.0);
+            let pressure = heap_pressure(pod.memory_bytes, limit);
             pod.utilization = profile.idle_cpu + demand + hog + 0.5 * pressure * pressure;
             pod.busy_nanos = 0;
             if let Some((service, bytes_per_second)) = effects.leak_bytes_per_second
@@ -868,10 +868,11 @@ impl Shop {
         let mut now = call.start + self.contention_wait(pod) + self.cpu(pod, 1.5, 0.5);
         // A heap under pressure stops the world now and then.
         let profile = Service::Catalog.profile();
-        let pressure =
-            ((self.pods[pod].memory_bytes / (profile.memory_limit_mib * MEBIBYTE) - 0.8) / 0.2)
-                .clamp(0.0, 1.0);
-        if pressure > 0.0 && chance(&mut self.rng, 0.6 * pressure) {
+        let pressure = heap_pressure(
+            self.pods[pod].memory_bytes,
+            profile.memory_limit_mib * MEBIBYTE,
+        );
+        if pressure > 0.0 && chance(&mut self.rng, 0.9 * pressure) {
             let pause = lognormal_nanos(&mut self.rng, 350.0, 0.5);
             now += pause;
             if chance(&mut self.rng, 0.2) {
@@ -973,7 +974,7 @@ impl Shop {
         let order = self.next_order_id;
         self.next_order_id += 1;
         let total = 5.0 + 200.0 * self.rng.f64();
-        if self.pods[pod].flaw == Some(Flaw::NilPromotion) && chance(&mut self.rng, 0.3) {
+        if self.pods[pod].flaw == Some(Flaw::NilPromotion) && chance(&mut self.rng, 0.7) {
             now += self.cpu(pod, 0.3, 0.3);
             let message = "runtime error: invalid memory address or nil pointer dereference";
             self.log(
@@ -1615,6 +1616,12 @@ impl Shop {
     fn span_id(&mut self) -> SpanId {
         self.rng.u64(1..).to_be_bytes()
     }
+}
+
+/// How hard a garbage collector works, 0 to 1: from 70 % of the memory limit on, collections
+/// come more often and last longer, until the container is killed at the limit.
+fn heap_pressure(memory_bytes: f64, limit_bytes: f64) -> f64 {
+    ((memory_bytes / limit_bytes - 0.7) / 0.3).clamp(0.0, 1.0)
 }
 
 /// The ReplicaSet hash Kubernetes puts in pod names: stable for a service and version.
