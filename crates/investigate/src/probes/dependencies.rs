@@ -12,7 +12,7 @@ use sloscope_model::SignalStats;
 
 use crate::context::Context;
 use crate::finding::{Finding, Probe};
-use crate::probes::Degradation;
+use crate::probes::{Degradation, latency_relevance};
 use crate::report::CauseKind;
 
 /// Below this, a service did not degrade.
@@ -26,9 +26,7 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
     // Slower callees matter as much as the subject got slower: when its latency held, theirs
     // explains little of the breach. Failures downstream matter either way (retries and
     // fallbacks can hide them from the subject's signals).
-    let latency_relevance = degradations
-        .get(subject)
-        .map_or(1.0, |degradation| 0.4 + 0.6 * degradation.latency_score);
+    let latency_relevance = latency_relevance(context);
     let mut findings = Vec::new();
     for (service, degradation) in &degradations {
         let score = 1.0

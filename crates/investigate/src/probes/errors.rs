@@ -31,6 +31,8 @@ const MAX_EVIDENCE: usize = 5;
 const WITHOUT_EXCEPTION: f64 = 0.85;
 /// Error statuses weigh less than messages: they repeat what the fault rate already says.
 const STATUS_WEIGHT: f64 = 0.3;
+/// What a line that names another service weighs.
+const ABOUT_ANOTHER_SERVICE: f64 = 0.3;
 /// The deviating steps per request that score 0.63 (before the ceiling).
 const FLOW_SCALE: f64 = 1.0;
 /// The most a changed flow alone scores: it says the service's code path changed, not that
@@ -62,16 +64,22 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
         &Entries::of(&context.baseline),
         &Entries::of(&context.breach),
     ];
+    let services = service_names(context);
     for (service, service_logs) in &mined {
         let name = names.name(*service);
-        for change in logs::changes(*service, service_logs, entries) {
+        for change in logs::changes(*service, name, service_logs, entries, &services) {
             let novelty = if change.is_new { "new" } else { "grown" };
+            // A line about a call to another service says little about this one's code.
+            let (weight, about) = match &change.names_service {
+                Some(other) => (ABOUT_ANOTHER_SERVICE, format!(" (about {other})")),
+                None => (1.0, String::new()),
+            };
             items.entry(name.to_owned()).or_default().push(Item {
                 is_exception: false,
-                weighted_per_minute: change.severity.weight() * change.excess
+                weighted_per_minute: weight * change.severity.weight(change.is_new) * change.excess
                     / context.breach.minutes,
                 summary: format!(
-                    "{novelty} {} log template in {name}: {} lines in the breach window, {} in the baseline ({:.0} expected for its requests): {}",
+                    "{novelty} {} log template in {name}{about}: {} lines in the breach window, {} in the baseline ({:.0} expected for its requests): {}",
                     change.severity.label(),
                     change.breach_lines,
                     change.baseline_lines,
@@ -153,6 +161,24 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
         findings.push(finding);
     }
     findings
+}
+
+/// The services of either window (with spans or signals), sorted.
+fn service_names<'a>(context: &'a Context<'a>) -> Vec<&'a str> {
+    let mut services: Vec<&str> = Vec::new();
+    for window in [&context.baseline, &context.breach] {
+        services.extend(window.services.keys().map(String::as_str));
+        let mut seen = vec![false; context.names.len()];
+        for service in &window.spans.service {
+            if !seen[*service as usize] {
+                seen[*service as usize] = true;
+                services.push(context.names.name(*service));
+            }
+        }
+    }
+    services.sort_unstable();
+    services.dedup();
+    services
 }
 
 fn flow_score(change: &FlowChange) -> f64 {

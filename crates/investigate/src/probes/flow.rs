@@ -17,17 +17,16 @@ use sloscope_model::TraceId;
 
 use crate::context::Context;
 use crate::finding::shorten;
-use crate::probes::logs::{ServiceLogs, Severity};
+use crate::probes::logs::{Pattern, ServiceLogs, Severity};
 use crate::probes::words;
 use crate::stats::ramp;
-use crate::templates::TemplateId;
 
 /// A step of a service within a trace: a span (by interned operation) or a log template.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Step {
     Start,
     Span(u32),
-    Log(TemplateId),
+    Log(Pattern),
     End,
 }
 
@@ -49,6 +48,8 @@ const MIN_SOURCE_COUNT: u32 = 5;
 const MIN_DEVIATION: f64 = 3.0;
 /// What a step that now follows where it did not weighs, unless it is an error.
 const NEW_BRANCH_WEIGHT: f64 = 0.3;
+/// What a branch the baseline took, now taken more often, weighs, unless it is an error.
+const GROWN_BRANCH_WEIGHT: f64 = 0.1;
 
 /// The change of one service's flow.
 #[derive(Clone, Debug, PartialEq)]
@@ -97,6 +98,11 @@ fn count(mut events: Vec<Event>) -> Counts {
     };
     let mut previous: Option<(TraceId, Step)> = None;
     for event in &events {
+        // A step repeated in a row is one step: a loop that runs more or fewer times (more
+        // items in an order, more calls in a fan-out) is not another path.
+        if previous == Some((event.trace, event.step)) {
+            continue;
+        }
         match previous {
             Some((trace, step)) if trace == event.trace => add(step, event.step),
             Some((_, step)) => {
@@ -171,12 +177,15 @@ pub(crate) fn compare(
                     continue; // fewer errors than before: a recovery
                 }
                 // A dominant step that vanished counts fully, a minor branch less.
-                (1.0 - observed / expected, ramp(baseline_share, 0.1, 0.5))
+                (1.0 - observed / expected, ramp(baseline_share, 0.2, 0.6))
             } else {
-                (
-                    1.0 - expected / observed,
-                    if error { 1.0 } else { NEW_BRANCH_WEIGHT },
-                )
+                let weight = match (error, count_before) {
+                    (true, _) => 1.0,
+                    (false, 0) => NEW_BRANCH_WEIGHT,
+                    // A branch the baseline took, taken more often: the mix of requests.
+                    (false, _) => GROWN_BRANCH_WEIGHT,
+                };
+                (1.0 - expected / observed, weight)
             };
             let weighted = distance * completeness * completeness * kind_weight;
             if weighted <= 0.0 {
@@ -264,9 +273,9 @@ pub(crate) fn flows(
                     .iter()
                     .any(|word| ERROR_WORDS.contains(&word.as_str()))
             }),
-            Step::Log(id) => service_logs
-                .and_then(|logs| logs.severities.get(&id))
-                .is_some_and(|severity| *severity == Severity::Error),
+            Step::Log(pattern) => {
+                service_logs.is_some_and(|logs| logs.severity(pattern) == Severity::Error)
+            }
             Step::Start | Step::End => false,
         };
         let requests = (requests[service as usize] > 0).then_some(requests[service as usize]);
@@ -277,9 +286,9 @@ pub(crate) fn flows(
             Step::Start => String::from("its first step"),
             Step::End => String::from("the end of its part of the request"),
             Step::Span(operation) => format!("span `{}`", shorten(names.name(operation), 80)),
-            Step::Log(id) => match service_logs.and_then(|logs| logs.miner.template(id)) {
-                Some(template) => format!("log `{}`", shorten(template.text(), 100)),
-                None => format!("log template {id}"),
+            Step::Log(pattern) => match service_logs.and_then(|logs| logs.text(pattern)) {
+                Some(text) => format!("log `{}`", shorten(&text, 100)),
+                None => format!("log pattern {}", pattern.0),
             },
         };
         let name = names.name(service);
@@ -320,14 +329,14 @@ mod tests {
             Event {
                 trace: trace(number),
                 time: 2,
-                step: Step::Log(TemplateId(0)),
+                step: Step::Log(Pattern(0)),
             },
         ];
         if finishes {
             events.push(Event {
                 trace: trace(number),
                 time: 3,
-                step: Step::Log(TemplateId(1)),
+                step: Step::Log(Pattern(1)),
             });
         }
         events
@@ -343,9 +352,9 @@ mod tests {
         // Half of 40 requests: 20 missing `done` (half complete) and 20 new ends.
         assert!(change.deviation > 8.0, "{change:?}");
         let strongest = change.strongest.expect("a transition");
-        assert_eq!(strongest.from, Step::Log(TemplateId(0)));
+        assert_eq!(strongest.from, Step::Log(Pattern(0)));
         // Half the requests end after `received` now: either side of that shows.
-        assert!(strongest.to == Step::End || strongest.to == Step::Log(TemplateId(1)));
+        assert!(strongest.to == Step::End || strongest.to == Step::Log(Pattern(1)));
 
         let same = compare(baseline.clone(), baseline, None, |_| false).expect("events");
         assert_eq!(same.deviation, 0.0);
@@ -353,7 +362,7 @@ mod tests {
 
     #[test]
     fn fewer_errors_is_a_recovery_not_a_change() {
-        let error = Step::Log(TemplateId(9));
+        let error = Step::Log(Pattern(9));
         let with_error = |number: u8, fails: bool| {
             let mut events = request(number, !fails);
             if fails {
@@ -390,7 +399,7 @@ mod tests {
                 Event {
                     trace: trace(number),
                     time: 2,
-                    step: Step::Log(TemplateId(log)),
+                    step: Step::Log(Pattern(log)),
                 },
             ]
         };

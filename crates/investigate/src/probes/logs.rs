@@ -31,12 +31,17 @@ pub(crate) enum Severity {
 }
 
 impl Severity {
-    /// How much a line of this severity says about a fault.
-    pub fn weight(self) -> f64 {
-        match self {
-            Severity::Error => 1.0,
-            Severity::Warning => 0.3,
-            Severity::Other => 0.05,
+    /// How much an excess line of this severity says about a fault, for a template the
+    /// baseline never had or one that grew (a grown template is more often a change of the mix
+    /// of requests or of their data).
+    pub fn weight(self, is_new: bool) -> f64 {
+        match (self, is_new) {
+            (Severity::Error, true) => 1.0,
+            (Severity::Error, false) => 0.7,
+            (Severity::Warning, true) => 0.3,
+            (Severity::Warning, false) => 0.15,
+            (Severity::Other, true) => 0.05,
+            (Severity::Other, false) => 0.02,
         }
     }
 
@@ -95,13 +100,76 @@ fn miner_config() -> MinerConfig {
     }
 }
 
-/// One service's log lines of both windows, each with its template in one miner.
+/// A log template at one code location: two lines that print alike from different places in
+/// the code (`Impl#451` and `Impl#457`) are different steps of the service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Pattern(pub u32);
+
+/// Where a line says it was logged: a `Name#123` token (logback's `%class#%line`, log4j's
+/// `%C#%L`) or a `file.ext:123` token (Python, Go, Node), among the first tokens of the line.
+/// The template miner masks it as a value (it has digits); for comparing windows it is the most
+/// telling part of the line.
+pub(crate) fn code_location(body: &str) -> Option<&str> {
+    for token in body.split_whitespace().take(12) {
+        let token = token.trim_matches(|character: char| {
+            matches!(
+                character,
+                '[' | ']' | '(' | ')' | ',' | ';' | '"' | '\'' | ':'
+            )
+        });
+        let Some(split) = token.rfind(['#', ':']) else {
+            continue;
+        };
+        let (name, line) = (&token[..split], &token[split + 1..]);
+        let is_line =
+            !line.is_empty() && line.len() <= 6 && line.bytes().all(|byte| byte.is_ascii_digit());
+        let is_name = name.chars().any(char::is_alphabetic)
+            && name
+                .chars()
+                .all(|character| character.is_alphanumeric() || "._$-/".contains(character));
+        // After `:` only a file name counts: `host:8080` is an address.
+        let is_file = token.as_bytes()[split] == b'#'
+            || name.rsplit_once('.').is_some_and(|(_, extension)| {
+                (1..=5).contains(&extension.len())
+                    && extension
+                        .chars()
+                        .all(|character| character.is_ascii_alphabetic())
+            });
+        if is_line && is_name && is_file {
+            return Some(token);
+        }
+    }
+    None
+}
+
+/// One service's log lines of both windows, each with its pattern (template and code location).
 pub(crate) struct ServiceLogs<'a> {
     pub miner: TemplateMiner,
-    /// The highest severity of each template's lines.
-    pub severities: HashMap<TemplateId, Severity>,
-    pub baseline: Vec<(&'a LogLine, TemplateId)>,
-    pub breach: Vec<(&'a LogLine, TemplateId)>,
+    /// Each pattern's template and location.
+    patterns: Vec<(TemplateId, Option<&'a str>)>,
+    /// The highest severity of each pattern's lines.
+    severities: Vec<Severity>,
+    pub baseline: Vec<(&'a LogLine, Pattern)>,
+    pub breach: Vec<(&'a LogLine, Pattern)>,
+}
+
+impl ServiceLogs<'_> {
+    pub fn severity(&self, pattern: Pattern) -> Severity {
+        self.severities
+            .get(pattern.0 as usize)
+            .copied()
+            .unwrap_or(Severity::Other)
+    }
+
+    /// The pattern as a reader sees it: the template, and where it is logged from.
+    pub fn text(&self, pattern: Pattern) -> Option<String> {
+        let (template, location) = self.patterns.get(pattern.0 as usize)?;
+        let text = self.miner.template(*template)?.text();
+        Some(match location {
+            Some(location) => format!("{text} (at {location})"),
+            None => text.to_owned(),
+        })
+    }
 }
 
 /// Mines the lines of every service that logged in the breach window, by interned service:
@@ -147,23 +215,32 @@ pub(crate) fn mine<'a>(context: &Context<'a>) -> BTreeMap<u32, ServiceLogs<'a>> 
             .map(|line| (line, miner.add(&line.body)))
             .collect();
         // Templates absorbed while mining count as the template that absorbed them.
-        let resolve = |lines: Vec<(&'a LogLine, TemplateId)>| {
+        let mut pattern_of: HashMap<(TemplateId, Option<&'a str>), Pattern> = HashMap::new();
+        let mut patterns: Vec<(TemplateId, Option<&'a str>)> = Vec::new();
+        let mut severities: Vec<Severity> = Vec::new();
+        let mut resolve = |lines: Vec<(&'a LogLine, TemplateId)>| {
             lines
                 .into_iter()
-                .map(|(line, id)| (line, miner.resolve(id)))
+                .map(|(line, id)| {
+                    let key = (miner.resolve(id), code_location(&line.body));
+                    let pattern = *pattern_of.entry(key).or_insert_with(|| {
+                        patterns.push(key);
+                        severities.push(Severity::Other);
+                        Pattern(patterns.len() as u32 - 1)
+                    });
+                    let slot = &mut severities[pattern.0 as usize];
+                    *slot = (*slot).max(severity(line));
+                    (line, pattern)
+                })
                 .collect::<Vec<_>>()
         };
         let baseline = resolve(baseline);
         let breach = resolve(breach);
-        let mut severities: HashMap<TemplateId, Severity> = HashMap::new();
-        for (line, id) in baseline.iter().chain(&breach) {
-            let entry = severities.entry(*id).or_insert(Severity::Other);
-            *entry = (*entry).max(severity(line));
-        }
         mined.insert(
             service,
             ServiceLogs {
                 miner,
+                patterns,
                 severities,
                 baseline,
                 breach,
@@ -235,6 +312,31 @@ pub(crate) struct TemplateChange {
     /// Lines the baseline predicts for the breach's requests, and lines beyond that.
     pub expected: f64,
     pub excess: f64,
+    /// Another service the line names (`connection refused to payments:8080`, `no instances
+    /// available for payments`): the line is about a call to it.
+    pub names_service: Option<String>,
+}
+
+/// The first of `services` other than `service` that `text` names as a whole word.
+fn named_service(text: &str, service: &str, services: &[&str]) -> Option<String> {
+    let is_name_byte = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_');
+    for other in services {
+        if *other == service || other.len() < 3 {
+            continue;
+        }
+        let mut start = 0;
+        while let Some(found) = text[start..].find(other) {
+            let at = start + found;
+            let end = at + other.len();
+            let before = at.checked_sub(1).map(|index| text.as_bytes()[index]);
+            let after = text.as_bytes().get(end).copied();
+            if !before.is_some_and(is_name_byte) && !after.is_some_and(is_name_byte) {
+                return Some((*other).to_owned());
+            }
+            start = end;
+        }
+    }
+    None
 }
 
 /// Lines of one template per operation of the request they were logged in.
@@ -246,14 +348,17 @@ struct TemplateLines {
     example: Option<usize>,
 }
 
-/// The templates of one service that appeared or grew beyond what its requests predict.
+/// The templates of one service that appeared or grew beyond what its requests predict;
+/// `services` are the names of all services, to tell which other service a line names.
 pub(crate) fn changes(
     service: u32,
+    name: &str,
     logs: &ServiceLogs<'_>,
     entries: [&Entries; 2],
+    services: &[&str],
 ) -> Vec<TemplateChange> {
     let [baseline_entries, breach_entries] = entries;
-    let mut templates: BTreeMap<TemplateId, TemplateLines> = BTreeMap::new();
+    let mut templates: BTreeMap<Pattern, TemplateLines> = BTreeMap::new();
     let mut untied = (0u64, 0u64);
     for (line, id) in &logs.baseline {
         let operation = baseline_entries.operation(service, line);
@@ -304,11 +409,12 @@ pub(crate) fn changes(
         if excess < MIN_EXCESS || (!is_new && observed < MIN_GROWTH * expected) {
             continue;
         }
-        let text = logs.miner.template(*id).map_or_else(
-            || logs.breach[example].0.body.clone(),
-            |template| template.text().to_owned(),
-        );
+        let text = logs
+            .text(*id)
+            .unwrap_or_else(|| logs.breach[example].0.body.clone());
+        let example_body = &logs.breach[example].0.body;
         changes.push(TemplateChange {
+            names_service: named_service(example_body, name, services),
             is_new,
             severity: template.severity.unwrap_or(Severity::Other),
             text,
@@ -333,6 +439,43 @@ mod tests {
             body: body.to_owned(),
             trace_id: None,
         }
+    }
+
+    #[test]
+    fn a_line_naming_another_service_is_about_it() {
+        let services = ["orders", "payments", "ts-seat-service"];
+        assert_eq!(
+            named_service(
+                "No instances available for ts-seat-service]",
+                "orders",
+                &services
+            ),
+            Some(String::from("ts-seat-service"))
+        );
+        assert_eq!(
+            named_service("connection refused to payments:8080", "orders", &services),
+            Some(String::from("payments"))
+        );
+        assert_eq!(named_service("orders placed", "orders", &services), None);
+        assert_eq!(named_service("prepayments done", "orders", &services), None);
+    }
+
+    #[test]
+    fn code_locations_are_found_and_addresses_are_not() {
+        assert_eq!(
+            code_location("16:44:10.485 INFO  t.s.TravelServiceImpl#372 TraceID: b23e"),
+            Some("t.s.TravelServiceImpl#372")
+        );
+        assert_eq!(
+            code_location("2024-01-01 12:00:00 ERROR [app/handlers.py:88] boom"),
+            Some("app/handlers.py:88")
+        );
+        assert_eq!(
+            code_location("connect to ts-route-service:11178 refused"),
+            None
+        );
+        assert_eq!(code_location("at 12:30:45 nothing"), None);
+        assert_eq!(code_location("issue #42 closed"), None);
     }
 
     #[test]

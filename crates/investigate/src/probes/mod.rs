@@ -92,6 +92,17 @@ pub(crate) fn subject_mean_ms(context: &Context<'_>, window: &Window<'_>) -> Opt
     Some(total / entries.len() as f64)
 }
 
+/// How much a latency finding downstream matters: as much as the subject got slower. When its
+/// latency held, someone else's slower code explains little of the breach (1 without signals
+/// of the subject).
+pub(crate) fn latency_relevance(context: &Context<'_>) -> f64 {
+    let subject = context.subject();
+    let degradations = dependencies::degradations(context);
+    degradations
+        .get(subject)
+        .map_or(1.0, |degradation| 0.4 + 0.6 * degradation.latency_score)
+}
+
 /// How much worse one series of signals got from the baseline to the breach window.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Degradation {

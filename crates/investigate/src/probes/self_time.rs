@@ -11,7 +11,7 @@ use sloscope_model::SpanKind;
 
 use crate::context::{Context, Window};
 use crate::finding::{Finding, Probe, format_ms};
-use crate::probes::{subject_mean_ms, subject_requests};
+use crate::probes::{latency_relevance, subject_mean_ms, subject_requests};
 use crate::report::CauseKind;
 use crate::stats::{median, ramp, saturate};
 
@@ -65,6 +65,7 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
     // when it did not grow (a breach of errors alone).
     let reference = (mean_after - mean_before).max(0.25 * mean_before).max(1.0);
 
+    let relevance = latency_relevance(context);
     let baseline = self_times(&context.baseline);
     let breach = self_times(&context.breach);
     // Per service: the operations whose self time grew, with their growth per subject request.
@@ -102,7 +103,8 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
         let contribution: f64 = operations.iter().map(|operation| operation.0).sum();
         let (_, top_operation, top_before, top_after) = &operations[0];
         let growth = top_after / top_before.max(1e-3);
-        let score = saturate(contribution / reference, 0.5) * ramp(growth, MIN_RATIO, 2.0);
+        let score =
+            saturate(contribution / reference, 0.5) * ramp(growth, MIN_RATIO, 2.0) * relevance;
         if score < 0.05 {
             continue;
         }
