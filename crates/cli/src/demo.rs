@@ -496,9 +496,17 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     let backfill_started = Instant::now();
     let mut printer = ProgressPrinter::new();
-    let sent = backfill(&mut shop, &exporter, history_end, |progress| {
-        printer.show(progress)
-    });
+    let sent = backfill(
+        &mut shop,
+        &exporter,
+        history_end,
+        &interrupted,
+        |progress| printer.show(progress),
+    );
+    if interrupted.load(Ordering::SeqCst) {
+        println!();
+        return Ok(());
+    }
     printer.finish();
     let backfill_seconds = backfill_started.elapsed().as_secs_f64();
     println!(
@@ -528,9 +536,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             );
         }
     }
-    if interrupted.load(Ordering::SeqCst) {
-        return Ok(());
-    }
 
     // SLOs, loaded after the history so that it counts towards their budgets.
     println!();
@@ -557,6 +562,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         if waiting_since.elapsed() > Duration::from_secs(120) {
             bail!("the SLOs were not loaded within 2 minutes: {list}");
         }
+        if interrupted.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
     let list = api.get("/api/v1/slos")?;
@@ -577,7 +585,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let fault_at = clock.model_start() + fault_after.as_nanos() as u64;
     // Before the catch-up, which runs past the fault time planned before the backfill.
     shop.reschedule_fault(fault_at);
-    backfill(&mut shop, &exporter, clock.model_start(), |_| {});
+    backfill(
+        &mut shop,
+        &exporter,
+        clock.model_start(),
+        &interrupted,
+        |_| {},
+    );
     let live_deploys: Vec<(u64, Rollout)> = shop
         .deploys()
         .iter()

@@ -55,17 +55,19 @@ pub struct BackfillProgress {
 }
 
 /// Simulates the shop from its current time up to `until` as fast as the receiver takes it,
-/// and waits until everything was answered. `progress` is called after every simulated minute.
+/// and waits until everything was answered. `progress` is called after every simulated minute;
+/// setting `stop` ends the backfill early.
 pub fn backfill(
     shop: &mut Shop,
     exporter: &Exporter,
     until: u64,
+    stop: &AtomicBool,
     mut progress: impl FnMut(&BackfillProgress),
 ) -> ExportStats {
     let from = shop.now();
     let total = until.saturating_sub(from);
     let mut buffer = Telemetry::default();
-    while shop.now() < until {
+    while shop.now() < until && !stop.load(Ordering::Relaxed) {
         let next = (shop.now() + 60 * SECOND_NANOS).min(until);
         shop.step(next);
         buffer.append(&mut shop.drain());
