@@ -20,6 +20,8 @@ mod remedies;
 pub mod report;
 mod stats;
 pub mod templates;
+#[cfg(test)]
+mod testing;
 
 pub use input::{
     ChangeEvent, Exception, Inputs, LogLine, MetricSample, SloContext, SpanRecord, Subject,

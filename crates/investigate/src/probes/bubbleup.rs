@@ -258,3 +258,56 @@ impl Thresholds {
         self.per_operation.get(operation).copied().or(self.overall)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{call, inputs, request_start, telemetry};
+
+    /// `front` calls `fast` on even requests and `slow` on odd ones.
+    fn window(first_minute: u64, slow_ms: f64) -> crate::input::Telemetry {
+        let mut spans = Vec::new();
+        for request in 0..200u32 {
+            let start = request_start(first_minute, request, 20);
+            let trace = first_minute as u32 * 1000 + request;
+            let (callee, callee_ms) = if request % 2 == 0 {
+                ("fast", 10.0 + f64::from(request % 7))
+            } else {
+                ("slow", slow_ms + f64::from(request % 7))
+            };
+            spans.extend(call(
+                trace,
+                trace * 3,
+                "front",
+                callee,
+                start,
+                2.0,
+                1.0,
+                callee_ms,
+            ));
+        }
+        telemetry(spans, Vec::new(), Vec::new())
+    }
+
+    #[test]
+    fn the_callee_of_the_slow_requests_stands_out() {
+        let inputs = inputs("front", window(0, 10.0), window(10, 200.0));
+        let context = Context::build(&inputs);
+        let findings = run(&context);
+        let slow = findings
+            .iter()
+            .find(|finding| finding.service == "slow")
+            .expect("slow stands out");
+        assert_eq!(slow.kind, CauseKind::Dependency);
+        // Every bad request went through `slow`, a third of the good ones did.
+        assert!(slow.score > 0.5, "{slow:#?}");
+        assert!(findings.iter().all(|finding| finding.service != "fast"));
+    }
+
+    #[test]
+    fn nothing_stands_out_when_nothing_got_worse() {
+        let inputs = inputs("front", window(0, 10.0), window(10, 10.0));
+        let context = Context::build(&inputs);
+        assert!(run(&context).is_empty(), "{:#?}", run(&context));
+    }
+}

@@ -270,3 +270,67 @@ fn change_events(
     }
     findings
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::{ChangeEvent, Inputs};
+    use crate::testing::{call, inputs, request_start, telemetry};
+
+    fn window(first_minute: u64, version: &str, back_ms: f64) -> crate::input::Telemetry {
+        let mut spans = Vec::new();
+        for request in 0..200u32 {
+            let start = request_start(first_minute, request, 20);
+            let trace = first_minute as u32 * 1000 + request;
+            let mut request_spans =
+                call(trace, trace * 3, "front", "back", start, 2.0, 1.0, back_ms);
+            request_spans[2].version = version.to_owned();
+            spans.extend(request_spans);
+        }
+        telemetry(spans, Vec::new(), Vec::new())
+    }
+
+    #[test]
+    fn a_new_version_that_does_worse_is_a_deployment() {
+        let inputs = inputs("front", window(0, "1.0", 10.0), window(10, "1.1", 40.0));
+        let context = Context::build(&inputs);
+        let findings = run(&context);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        let finding = &findings[0];
+        assert_eq!(
+            (finding.service.as_str(), finding.kind),
+            ("back", CauseKind::Deployment)
+        );
+        assert!(finding.summary.contains("1.1") && finding.summary.contains("1.0"));
+        assert!(finding.score > 0.5, "{finding:#?}");
+        let same = inputs_with_version("1.1");
+        assert!(
+            run(&Context::build(&same)).is_empty(),
+            "no new version, no deployment"
+        );
+    }
+
+    fn inputs_with_version(version: &str) -> Inputs {
+        inputs("front", window(0, version, 10.0), window(10, version, 10.0))
+    }
+
+    #[test]
+    fn a_recorded_change_counts_near_the_start_only() {
+        let mut near = inputs_with_version("1.0");
+        near.changes.push(ChangeEvent {
+            time_unix_nano: 9 * MINUTE_NANOS,
+            service: String::from("back"),
+            kind: String::from("config"),
+            description: String::from("pool size 10 -> 2"),
+            version: None,
+        });
+        let mut far = near.clone();
+        far.changes[0].time_unix_nano = 0;
+        far.subject.window.from = 200 * MINUTE_NANOS;
+        far.subject.window.to = 210 * MINUTE_NANOS;
+        let near_findings = run(&Context::build(&near));
+        assert_eq!(near_findings.len(), 1, "{near_findings:#?}");
+        assert!(near_findings[0].summary.contains("pool size 10 -> 2"));
+        assert!(run(&Context::build(&far)).is_empty());
+    }
+}

@@ -319,3 +319,65 @@ fn exception_items(context: &Context<'_>) -> Vec<(String, Item)> {
     }
     items
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::Exception;
+    use crate::testing::{call, inputs, request_start, telemetry};
+
+    /// `front` calls `back`; every `every`-th request of `back` records `exception`.
+    fn window(first_minute: u64, exceptions: &[(&str, u32)]) -> crate::input::Telemetry {
+        let mut spans = Vec::new();
+        for request in 0..200u32 {
+            let start = request_start(first_minute, request, 20);
+            let trace = first_minute as u32 * 1000 + request;
+            let mut request_spans = call(trace, trace * 3, "front", "back", start, 2.0, 1.0, 5.0);
+            for (kind, every) in exceptions {
+                if request % every == 0 {
+                    request_spans[2].exceptions.push(Exception {
+                        kind: (*kind).to_owned(),
+                        message: format!("{kind} at request {request}"),
+                    });
+                    request_spans[2].status = StatusCode::Error;
+                }
+            }
+            spans.extend(request_spans);
+        }
+        telemetry(spans, Vec::new(), Vec::new())
+    }
+
+    #[test]
+    fn a_new_exception_is_an_error_pattern_and_an_old_one_is_not() {
+        let old = ("java.io.IOException", 20);
+        let new = ("java.lang.IllegalStateException", 4);
+        let inputs = inputs("front", window(0, &[old]), window(10, &[old, new]));
+        let context = Context::build(&inputs);
+        let findings = run(&context);
+        let back = findings
+            .iter()
+            .find(|finding| finding.service == "back")
+            .expect("back has a new exception");
+        assert_eq!(back.kind, CauseKind::ErrorPattern);
+        // Five new exceptions a minute.
+        assert!(back.score > 0.7, "{back:#?}");
+        assert!(
+            back.summary
+                .contains("new exception java.lang.IllegalStateException")
+        );
+        assert!(
+            back.evidence
+                .iter()
+                .all(|item| !item.summary.contains("java.io.IOException")),
+            "{back:#?}"
+        );
+    }
+
+    #[test]
+    fn the_same_exceptions_at_the_same_rate_are_no_pattern() {
+        let old = [("java.io.IOException", 20)];
+        let inputs = inputs("front", window(0, &old), window(10, &old));
+        let context = Context::build(&inputs);
+        assert!(run(&context).is_empty(), "{:#?}", run(&context));
+    }
+}

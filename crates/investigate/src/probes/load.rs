@@ -93,3 +93,51 @@ fn throughput_ratio(degradation: &Degradation) -> f64 {
     }
     after / before
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{call, inputs, request_start, telemetry};
+
+    fn window(first_minute: u64, per_minute: u32, front_ms: f64) -> crate::input::Telemetry {
+        let mut spans = Vec::new();
+        for request in 0..per_minute * 10 {
+            let start = request_start(first_minute, request, per_minute);
+            let trace = first_minute as u32 * 100_000 + request;
+            spans.extend(call(
+                trace,
+                trace * 3,
+                "front",
+                "back",
+                start,
+                front_ms,
+                1.0,
+                5.0,
+            ));
+        }
+        telemetry(spans, Vec::new(), Vec::new())
+    }
+
+    #[test]
+    fn more_traffic_with_slower_answers_is_load() {
+        let inputs = inputs("front", window(0, 20, 2.0), window(10, 60, 20.0));
+        let context = Context::build(&inputs);
+        let findings = run(&context);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        let finding = &findings[0];
+        assert_eq!(
+            (finding.service.as_str(), finding.kind),
+            ("front", CauseKind::Load)
+        );
+        assert!(finding.score > 0.6, "{finding:#?}");
+        assert_eq!(finding.evidence[0].baseline, Some(20.0));
+        assert_eq!(finding.evidence[0].breach, Some(60.0));
+    }
+
+    #[test]
+    fn the_same_traffic_is_not_load() {
+        let inputs = inputs("front", window(0, 20, 2.0), window(10, 22, 20.0));
+        let context = Context::build(&inputs);
+        assert!(run(&context).is_empty());
+    }
+}

@@ -498,3 +498,94 @@ mod tests {
         assert_eq!(severity(&line("an error happened", 0)), Severity::Other);
     }
 }
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+    use crate::input::Inputs;
+    use crate::testing::{inputs, request_start, span, telemetry};
+    use sloscope_model::SpanKind;
+
+    /// `back` serves `list` (one line per request) and `get` (two lines); `list_share` of the
+    /// requests are lists; every `error_every`-th `get` also logs an error.
+    fn window(
+        first_minute: u64,
+        list_share: f64,
+        error_every: Option<u32>,
+    ) -> crate::input::Telemetry {
+        let mut spans = Vec::new();
+        let mut logs = Vec::new();
+        for request in 0..200u32 {
+            let start = request_start(first_minute, request, 20);
+            let trace = first_minute as u32 * 1000 + request;
+            let is_list = f64::from(request % 100) < list_share * 100.0;
+            let operation = if is_list { "list" } else { "get" };
+            spans.push(span(
+                trace,
+                trace,
+                None,
+                "back",
+                operation,
+                SpanKind::Server,
+                start,
+                3.0,
+            ));
+            let mut log = |offset: u64, severity_number: i32, body: String| {
+                logs.push(LogLine {
+                    time_unix_nano: start + offset,
+                    service: String::from("back"),
+                    severity_number,
+                    body,
+                    trace_id: Some(crate::testing::trace_id(trace)),
+                });
+            };
+            if is_list {
+                log(
+                    1,
+                    9,
+                    format!("listed {} items for user {}", request % 9, request),
+                );
+            } else {
+                log(1, 9, format!("fetching item {request}"));
+                log(2, 9, format!("got item {request} in {} ms", request % 5));
+                if error_every.is_some_and(|every| request % every == 0) {
+                    log(
+                        3,
+                        17,
+                        format!("price lookup failed for item {request}: timeout"),
+                    );
+                }
+            }
+        }
+        telemetry(spans, logs, Vec::new())
+    }
+
+    fn template_changes(inputs: &Inputs) -> Vec<TemplateChange> {
+        let context = Context::build(inputs);
+        let mined = mine(&context);
+        let service = context.names.id("back").expect("back");
+        let entries = [
+            &Entries::of(&context.baseline),
+            &Entries::of(&context.breach),
+        ];
+        changes(service, "back", &mined[&service], entries, &["back"])
+    }
+
+    #[test]
+    fn more_requests_of_one_operation_log_more_of_its_lines_and_that_is_no_news() {
+        let inputs = inputs("back", window(0, 0.8, None), window(10, 0.2, None));
+        assert_eq!(template_changes(&inputs), Vec::new());
+    }
+
+    #[test]
+    fn a_new_error_line_is_news() {
+        let inputs = inputs("back", window(0, 0.5, None), window(10, 0.5, Some(3)));
+        let changes = template_changes(&inputs);
+        assert_eq!(changes.len(), 1, "{changes:#?}");
+        let change = &changes[0];
+        assert!(change.is_new);
+        assert_eq!(change.severity, Severity::Error);
+        assert!(change.text.contains("price lookup failed"), "{change:#?}");
+        assert_eq!(change.expected, 0.0);
+    }
+}

@@ -120,3 +120,54 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
     }
     findings
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{call, inputs, request_start, telemetry};
+
+    /// 20 requests a minute for ten minutes: `front` calls `back`.
+    fn window(first_minute: u64, gap_ms: f64, callee_ms: f64) -> crate::input::Telemetry {
+        let mut spans = Vec::new();
+        for request in 0..200u32 {
+            let start = request_start(first_minute, request, 20);
+            let trace = first_minute as u32 * 1000 + request;
+            spans.extend(call(
+                trace,
+                trace * 3,
+                "front",
+                "back",
+                start,
+                2.0,
+                gap_ms,
+                callee_ms,
+            ));
+        }
+        telemetry(spans, Vec::new(), Vec::new())
+    }
+
+    #[test]
+    fn time_lost_between_caller_and_callee_names_the_callee() {
+        let inputs = inputs("front", window(0, 1.0, 10.0), window(10, 40.0, 10.0));
+        let context = Context::build(&inputs);
+        let findings = run(&context);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        let finding = &findings[0];
+        assert_eq!(
+            (finding.service.as_str(), finding.kind),
+            ("back", CauseKind::Network)
+        );
+        assert!(finding.score > 0.8, "{finding:#?}");
+        let gap = &finding.evidence[0];
+        assert_eq!(gap.measure, "gap_ms");
+        assert_eq!(gap.baseline, Some(1.0));
+        assert_eq!(gap.breach, Some(40.0));
+    }
+
+    #[test]
+    fn a_slower_callee_is_not_the_network() {
+        let inputs = inputs("front", window(0, 1.0, 10.0), window(10, 1.0, 50.0));
+        let context = Context::build(&inputs);
+        assert!(run(&context).is_empty());
+    }
+}

@@ -446,3 +446,88 @@ mod tests {
         assert_eq!(limit_of("jvm.memory.used", "By", &[1e9]), None);
     }
 }
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+    use crate::input::{MetricSample, Telemetry};
+    use crate::testing::inputs;
+    use sloscope_model::MINUTE_NANOS;
+
+    fn sample(name: &str, service: &str, unit: &str, minute: u64, value: f64) -> MetricSample {
+        MetricSample {
+            name: name.to_owned(),
+            service: service.to_owned(),
+            instance: format!("{service}-0"),
+            unit: unit.to_owned(),
+            time_unix_nano: minute * MINUTE_NANOS + 1,
+            value,
+        }
+    }
+
+    /// CPU (a percentage) and memory (bytes) of `busy` and `idle` per minute.
+    fn window(first_minute: u64, busy_cpu: f64, busy_memory_growth: f64) -> Telemetry {
+        let mut metrics = Vec::new();
+        for minute in first_minute..first_minute + 10 {
+            let jitter = (minute % 3) as f64;
+            let elapsed = (minute - first_minute) as f64;
+            for (service, cpu, growth) in
+                [("busy", busy_cpu, busy_memory_growth), ("idle", 5.0, 0.0)]
+            {
+                metrics.push(sample(
+                    "CpuUsageRate(%)",
+                    service,
+                    "%",
+                    minute,
+                    cpu + jitter,
+                ));
+                metrics.push(sample(
+                    "process.memory.usage",
+                    service,
+                    "By",
+                    minute,
+                    4e8 + growth * elapsed + 1e6 * jitter,
+                ));
+            }
+        }
+        Telemetry {
+            metrics,
+            ..Telemetry::default()
+        }
+    }
+
+    #[test]
+    fn a_saturated_cpu_and_a_leak_are_found_where_they_are() {
+        let inputs = inputs("busy", window(0, 10.0, 0.0), window(10, 92.0, 3e7));
+        let context = Context::build(&inputs);
+        let findings = run(&context);
+        // The memory level rose too, but without a limit that says little.
+        let kinds: Vec<(&str, CauseKind)> = findings
+            .iter()
+            .filter(|finding| finding.score > 0.2)
+            .map(|finding| (finding.service.as_str(), finding.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("busy", CauseKind::CpuSaturation),
+                ("busy", CauseKind::MemoryLeak)
+            ],
+            "{findings:#?}"
+        );
+        assert!(
+            findings
+                .iter()
+                .filter(|finding| finding.kind != CauseKind::ResourceExhaustion)
+                .all(|finding| finding.score > 0.6),
+            "{findings:#?}"
+        );
+    }
+
+    #[test]
+    fn steady_resources_are_no_finding() {
+        let inputs = inputs("busy", window(0, 10.0, 0.0), window(10, 11.0, 0.0));
+        let context = Context::build(&inputs);
+        assert!(run(&context).is_empty(), "{:#?}", run(&context));
+    }
+}

@@ -135,3 +135,56 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
     }
     findings
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{call, inputs, request_start, telemetry};
+
+    fn window(first_minute: u64, front_ms: f64, back_ms: f64) -> crate::input::Telemetry {
+        let mut spans = Vec::new();
+        for request in 0..200u32 {
+            let start = request_start(first_minute, request, 20);
+            let trace = first_minute as u32 * 1000 + request;
+            spans.extend(call(
+                trace,
+                trace * 3,
+                "front",
+                "back",
+                start,
+                front_ms,
+                1.0,
+                back_ms,
+            ));
+        }
+        telemetry(spans, Vec::new(), Vec::new())
+    }
+
+    #[test]
+    fn the_operation_whose_own_time_grew_is_named() {
+        let inputs = inputs("front", window(0, 2.0, 10.0), window(10, 2.0, 60.0));
+        let context = Context::build(&inputs);
+        let findings = run(&context);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        let finding = &findings[0];
+        assert_eq!(
+            (finding.service.as_str(), finding.kind),
+            ("back", CauseKind::CodeRegression)
+        );
+        assert!(finding.score > 0.8, "{finding:#?}");
+        assert_eq!(finding.evidence[0].baseline, Some(10.0));
+        assert_eq!(finding.evidence[0].breach, Some(60.0));
+    }
+
+    #[test]
+    fn the_caller_of_a_slower_callee_keeps_its_own_time() {
+        // front's duration grows with back's, but its own time does not.
+        let inputs = inputs("front", window(0, 2.0, 10.0), window(10, 2.0, 60.0));
+        let context = Context::build(&inputs);
+        assert!(
+            run(&context)
+                .iter()
+                .all(|finding| finding.service != "front")
+        );
+    }
+}
