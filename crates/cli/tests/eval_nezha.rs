@@ -4,8 +4,9 @@
 //!
 //! Accuracy is not asserted yet: the investigation engine is being built. The data sits beside
 //! the repository (`../shared/data/nezha-trainticket` from the workspace root) or wherever
-//! `SLOSCOPE_NEZHA_DIR` points; without it the test says so and passes. About 70 s in a debug
-//! build on an idle 2-core machine (read 11 s, replay 27 s, 28 investigations 33 s).
+//! `SLOSCOPE_NEZHA_DIR` points; without it the test says so and passes. In a debug build on a
+//! 2-core machine it takes 70 s idle (read 11 s, replay 27 s, 28 investigations 33 s) and about
+//! 90 s beside other builds; a release build takes 14 s.
 //!
 //! Run: `cargo test -p sloscope --test eval_nezha -- --nocapture`.
 
