@@ -142,7 +142,8 @@ struct RunningServer {
 }
 
 impl RunningServer {
-    /// Starts the server; Ctrl-C sets `interrupted` and stops it.
+    /// Starts the server. Ctrl-C only sets `interrupted`: the demo stops the shop first and the
+    /// server last, so that the shop's last exports still find it.
     fn start(config: Config, interrupted: Arc<AtomicBool>) -> anyhow::Result<RunningServer> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -154,11 +155,13 @@ impl RunningServer {
             .name("sloscope-server".into())
             .spawn(move || {
                 runtime.block_on(async move {
-                    let shutdown = async move {
-                        tokio::select! {
-                            _ = stop_receiver => {}
-                            _ = tokio::signal::ctrl_c() => interrupted.store(true, Ordering::SeqCst),
+                    tokio::spawn(async move {
+                        if tokio::signal::ctrl_c().await.is_ok() {
+                            interrupted.store(true, Ordering::SeqCst);
                         }
+                    });
+                    let shutdown = async move {
+                        let _ = stop_receiver.await;
                     };
                     sloscope_server::serve(config, shutdown, move |bound| {
                         let _ = ready_sender.send(bound.clone());
@@ -708,7 +711,17 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         .unwrap_or(15);
     let window_to = clock.model_now();
     let window_from = window_to.saturating_sub(long_window_minutes * 60 * NANOS);
-    let found = investigate(&api, &story, service, window_from, window_to)?;
+    let Some(found) = investigate(
+        &api,
+        &story,
+        service,
+        (window_from, window_to),
+        &interrupted,
+    )?
+    else {
+        stop_live(traffic);
+        return server.stop();
+    };
     let subject = &found.report["subject"];
     let time_of = |value: &Value| value.as_u64().map(clock_time).unwrap_or_default();
     println!(
@@ -769,17 +782,21 @@ struct Investigation {
 }
 
 /// The investigation of the incident the page opened; when no incident shows up in time,
-/// one asked for over the page's window.
+/// one asked for over the page's `window`. None when interrupted.
 fn investigate(
     api: &ServerArgs,
     story: &sloscope_sim::Story,
     service: &str,
-    from: u64,
-    to: u64,
-) -> anyhow::Result<Investigation> {
+    window: (u64, u64),
+    interrupted: &AtomicBool,
+) -> anyhow::Result<Option<Investigation>> {
+    let (from, to) = window;
     let waiting_since = Instant::now();
     // The page opens an incident, whose investigation runs on its own: give it time.
     while waiting_since.elapsed() < Duration::from_secs(120) {
+        if interrupted.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
         let answer = api.get("/api/v1/incidents")?;
         let incident = answer["incidents"]
             .as_array()
@@ -790,11 +807,11 @@ fn investigate(
             && let Some(investigation) = incident["investigation_id"].as_str()
         {
             let report = api.get(&format!("/api/v1/investigations/{investigation}"))?;
-            return Ok(Investigation {
+            return Ok(Some(Investigation {
                 id: investigation.to_owned(),
                 incident: incident["id"].as_str().map(str::to_owned),
                 report,
-            });
+            }));
         }
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -814,11 +831,11 @@ fn investigate(
     let Some(id) = report["id"].as_str().map(str::to_owned) else {
         bail!("POST /api/v1/investigations answered without an id: {report}");
     };
-    Ok(Investigation {
+    Ok(Some(Investigation {
         id,
         incident: None,
         report,
-    })
+    }))
 }
 
 /// Records a deploy as a change event, as a deploy pipeline would (`POST /api/v1/changes`).
