@@ -49,7 +49,8 @@ pub struct DemoArgs {
     /// Stop after printing the investigation instead of serving until Ctrl-C
     #[arg(long)]
     exit_after_report: bool,
-    /// The demo's data directory, wiped at the start of every demo run
+    /// The demo's data directory, wiped at the start of every demo run (only if an earlier demo
+    /// made it)
     #[arg(long, default_value = "sloscope-data/demo")]
     data_dir: PathBuf,
     /// Query API listen address
