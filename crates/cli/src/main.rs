@@ -76,9 +76,10 @@ struct ServeArgs {
     slo_dir: Option<PathBuf>,
 }
 
-fn init_logging() {
+/// Logs to stderr at `SLOSCOPE_LOG` (an `EnvFilter`), `default` when it is unset.
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SLOSCOPE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -136,8 +137,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn main() -> std::process::ExitCode {
-    init_logging();
     let cli = Cli::parse();
+    // The demo tells its own story on the terminal; the server's info lines would drown it.
+    init_logging(match cli.command {
+        Command::Demo(_) => "warn",
+        _ => "info",
+    });
     let outcome = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Demo(args) => demo::run(args),
