@@ -31,6 +31,9 @@ const MAX_EVIDENCE: usize = 5;
 const WITHOUT_EXCEPTION: f64 = 0.85;
 /// Error statuses weigh less than messages: they repeat what the fault rate already says.
 const STATUS_WEIGHT: f64 = 0.3;
+/// The most that new or grown lines of information add up to (weighted, per minute): a new
+/// code path full of information lines is one change, not one per line.
+const INFORMATION_CAP: f64 = 1.0;
 /// What a line that names another service weighs.
 const ABOUT_ANOTHER_SERVICE: f64 = 0.3;
 /// The deviating steps per request that score 0.63 (before the ceiling).
@@ -43,6 +46,9 @@ const FLOW_CEILING: f64 = 0.7;
 #[derive(Clone, Debug)]
 struct Item {
     is_exception: bool,
+    /// A line of information (not a warning or an error): many of them together still say
+    /// little, so their sum is capped.
+    is_information: bool,
     weighted_per_minute: f64,
     summary: String,
     measure: &'static str,
@@ -76,6 +82,7 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
             };
             items.entry(name.to_owned()).or_default().push(Item {
                 is_exception: false,
+                is_information: change.severity == logs::Severity::Other,
                 weighted_per_minute: weight * change.severity.weight(change.is_new) * change.excess
                     / context.breach.minutes,
                 summary: format!(
@@ -109,10 +116,17 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
                 .total_cmp(&a.weighted_per_minute)
                 .then_with(|| a.summary.cmp(&b.summary))
         });
-        let total: f64 = service_items
+        let information: f64 = service_items
             .iter()
+            .filter(|item| item.is_information)
             .map(|item| item.weighted_per_minute)
             .sum();
+        let total: f64 = service_items
+            .iter()
+            .filter(|item| !item.is_information)
+            .map(|item| item.weighted_per_minute)
+            .sum::<f64>()
+            + information.min(INFORMATION_CAP);
         let ceiling = if service_items.iter().any(|item| item.is_exception) {
             1.0
         } else {
@@ -233,6 +247,7 @@ fn span_status_items(context: &Context<'_>) -> Vec<(String, Item)> {
             name.to_owned(),
             Item {
                 is_exception: false,
+                is_information: false,
                 weighted_per_minute: STATUS_WEIGHT * excess / context.breach.minutes,
                 summary: format!(
                     "{name} answers with an error status on {} of its requests (baseline {})",
@@ -306,6 +321,7 @@ fn exception_items(context: &Context<'_>) -> Vec<(String, Item)> {
             (*service).to_owned(),
             Item {
                 is_exception: true,
+                is_information: false,
                 weighted_per_minute: excess / context.breach.minutes,
                 summary: format!(
                     "{novelty} exception {kind} in {service}: {count} in the breach window, {before} in the baseline: {}",

@@ -15,6 +15,8 @@ const MIN_RATIO: f64 = 1.4;
 /// Downstream, the request mix varies more than the total does: a service's own growth (beyond
 /// the subject's) must be larger, and the service must have suffered from it.
 const MIN_DOWNSTREAM_RATIO: f64 = 3.0;
+/// A service must have suffered at least this much (faults or latency) for its load to count.
+const MIN_SUFFERING: f64 = 0.2;
 const MIN_DOWNSTREAM_SUFFERING: f64 = 0.3;
 /// Fewer requests per minute than this in the breach window and load is not judged.
 const MIN_REQUESTS_PER_MINUTE: f64 = 5.0;
@@ -44,7 +46,9 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
             ratio / subject_ratio.max(1.0)
         };
         let suffered = degradation.score();
+        // More requests that the service handled as well as before are not why it breached.
         if own_ratio < MIN_RATIO
+            || suffered < MIN_SUFFERING
             || (!is_subject
                 && (own_ratio < MIN_DOWNSTREAM_RATIO || suffered < MIN_DOWNSTREAM_SUFFERING))
         {
