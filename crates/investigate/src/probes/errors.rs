@@ -33,7 +33,7 @@ const WITHOUT_EXCEPTION: f64 = 0.85;
 const STATUS_WEIGHT: f64 = 0.3;
 /// The most that new or grown lines of information add up to (weighted, per minute): a new
 /// code path full of information lines is one change, not one per line.
-const INFORMATION_CAP: f64 = 1.0;
+const INFORMATION_CAP: f64 = 0.5;
 /// What a line that names another service weighs.
 const ABOUT_ANOTHER_SERVICE: f64 = 0.3;
 /// The deviating steps per request that score 0.63 (before the ceiling).
