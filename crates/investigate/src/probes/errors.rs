@@ -6,9 +6,9 @@
 //! service that starts logging a new kind of information line says less than one that starts
 //! logging errors.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use sloscope_model::StatusCode;
+use sloscope_model::{StatusCode, TraceId};
 
 use crate::context::{Context, Window};
 use crate::finding::{Finding, Probe, format_percent, shorten};
@@ -71,15 +71,26 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
         &Entries::of(&context.breach),
     ];
     let services = service_names(context);
+    let troubled = troubled_services_per_trace(context, &mined);
     for (service, service_logs) in &mined {
         let name = names.name(*service);
+        let downstream = context.graph.downstream(name);
         for change in logs::changes(*service, name, service_logs, entries, &services) {
             let novelty = if change.is_new { "new" } else { "grown" };
             // A line about a call to another service says little about this one's code.
-            let (weight, about) = match &change.names_service {
+            let (mut weight, mut about) = match &change.names_service {
                 Some(other) => (ABOUT_ANOTHER_SERVICE, format!(" (about {other})")),
                 None => (1.0, String::new()),
             };
+            // Nor does one logged in requests where a service downstream failed first.
+            let echoed = echoed_share(&change.traces, &troubled, &downstream, names);
+            if echoed > 0.0 {
+                weight *= 1.0 - echoed;
+                about.push_str(&format!(
+                    " ({:.0} % in requests where a service it calls failed too)",
+                    echoed * 100.0
+                ));
+            }
             items.entry(name.to_owned()).or_default().push(Item {
                 is_exception: false,
                 is_information: change.severity == logs::Severity::Other,
@@ -175,6 +186,66 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
         findings.push(finding);
     }
     findings
+}
+
+/// Per trace of the breach window, the services that show trouble in it: an error line, a
+/// span with an error status, or a span of an error path (`BasicErrorController.error`).
+fn troubled_services_per_trace(
+    context: &Context<'_>,
+    mined: &BTreeMap<u32, logs::ServiceLogs<'_>>,
+) -> HashMap<TraceId, Vec<u32>> {
+    let index = &context.breach.spans;
+    let mut error_operation: HashMap<u32, bool> = HashMap::new();
+    let mut troubled: HashMap<TraceId, Vec<u32>> = HashMap::new();
+    for (position, span) in index.spans.iter().enumerate() {
+        let operation = index.operation[position];
+        let error_path = *error_operation
+            .entry(operation)
+            .or_insert_with(|| flow::is_error_operation(context.names.name(operation)));
+        if error_path || span.status == StatusCode::Error {
+            troubled
+                .entry(span.trace_id)
+                .or_default()
+                .push(index.service[position]);
+        }
+    }
+    for (service, service_logs) in mined {
+        for (line, pattern) in &service_logs.breach {
+            if let Some(trace) = line.trace_id
+                && service_logs.severity(*pattern) == logs::Severity::Error
+            {
+                troubled.entry(trace).or_default().push(*service);
+            }
+        }
+    }
+    for services in troubled.values_mut() {
+        services.sort_unstable();
+        services.dedup();
+    }
+    troubled
+}
+
+/// The share of `traces` in which a service of `downstream` shows trouble too.
+fn echoed_share(
+    traces: &[TraceId],
+    troubled: &HashMap<TraceId, Vec<u32>>,
+    downstream: &std::collections::BTreeSet<String>,
+    names: &crate::context::Names<'_>,
+) -> f64 {
+    if traces.is_empty() || downstream.is_empty() {
+        return 0.0;
+    }
+    let echoed = traces
+        .iter()
+        .filter(|trace| {
+            troubled.get(*trace).is_some_and(|services| {
+                services
+                    .iter()
+                    .any(|service| downstream.contains(names.name(*service)))
+            })
+        })
+        .count();
+    echoed as f64 / traces.len() as f64
 }
 
 /// The services of either window (with spans or signals), sorted.

@@ -42,6 +42,13 @@ pub(crate) struct Event {
 /// `handleException`).
 const ERROR_WORDS: [&str; 5] = ["error", "errors", "exception", "fault", "failure"];
 
+/// Whether an operation is an error path by its words.
+pub(crate) fn is_error_operation(operation: &str) -> bool {
+    words(operation)
+        .iter()
+        .any(|word| ERROR_WORDS.contains(&word.as_str()))
+}
+
 /// A step must have been seen this often in the baseline for what follows it to be judged.
 const MIN_SOURCE_COUNT: u32 = 5;
 /// A transition whose count is this close to its prediction is not a change.
@@ -306,11 +313,9 @@ pub(crate) fn flows(
         let service = service as u32;
         let service_logs = logs.get(&service);
         let mut is_error = |step: Step| match step {
-            Step::Span(operation) => *error_operation.entry(operation).or_insert_with(|| {
-                words(names.name(operation))
-                    .iter()
-                    .any(|word| ERROR_WORDS.contains(&word.as_str()))
-            }),
+            Step::Span(operation) => *error_operation
+                .entry(operation)
+                .or_insert_with(|| is_error_operation(names.name(operation))),
             Step::Log(pattern) => {
                 service_logs.is_some_and(|logs| logs.severity(pattern) == Severity::Error)
             }

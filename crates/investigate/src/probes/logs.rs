@@ -315,6 +315,9 @@ pub(crate) struct TemplateChange {
     /// Another service the line names (`connection refused to payments:8080`, `no instances
     /// available for payments`): the line is about a call to it.
     pub names_service: Option<String>,
+    /// The traces of the template's lines in the breach window (of error and warning
+    /// templates only: the others are not traced back).
+    pub traces: Vec<TraceId>,
 }
 
 /// The first of `services` other than `service` that `text` names as a whole word.
@@ -413,10 +416,21 @@ pub(crate) fn changes(
             .text(*id)
             .unwrap_or_else(|| logs.breach[example].0.body.clone());
         let example_body = &logs.breach[example].0.body;
+        let severity = template.severity.unwrap_or(Severity::Other);
+        let traces = if severity == Severity::Other {
+            Vec::new()
+        } else {
+            logs.breach
+                .iter()
+                .filter(|(_, pattern)| pattern == id)
+                .filter_map(|(line, _)| line.trace_id)
+                .collect()
+        };
         changes.push(TemplateChange {
+            traces,
             names_service: named_service(example_body, name, services),
             is_new,
-            severity: template.severity.unwrap_or(Severity::Other),
+            severity,
             text,
             baseline_lines,
             breach_lines,
