@@ -296,12 +296,12 @@ pub(crate) fn flows(
             (&service_logs.baseline, &mut entry.0),
             (&service_logs.breach, &mut entry.1),
         ] {
-            for (line, id) in lines {
+            for (line, pattern) in lines {
                 if let Some(trace) = line.trace_id {
                     target.push(Event {
                         trace,
                         time: line.time_unix_nano,
-                        step: Step::Log(*id),
+                        step: Step::Log(service_logs.step(*pattern)),
                     });
                 }
             }

@@ -149,11 +149,22 @@ pub(crate) struct ServiceLogs<'a> {
     patterns: Vec<(TemplateId, Option<&'a str>)>,
     /// The highest severity of each pattern's lines.
     severities: Vec<Severity>,
+    /// Each pattern's step in the service's flow: the first pattern of its code location (a
+    /// logging statement is one step however its lines vary with data), else itself.
+    steps: Vec<Pattern>,
     pub baseline: Vec<(&'a LogLine, Pattern)>,
     pub breach: Vec<(&'a LogLine, Pattern)>,
 }
 
 impl ServiceLogs<'_> {
+    /// The flow step a pattern's lines are.
+    pub fn step(&self, pattern: Pattern) -> Pattern {
+        self.steps
+            .get(pattern.0 as usize)
+            .copied()
+            .unwrap_or(pattern)
+    }
+
     pub fn severity(&self, pattern: Pattern) -> Severity {
         self.severities
             .get(pattern.0 as usize)
@@ -218,18 +229,30 @@ pub(crate) fn mine<'a>(context: &Context<'a>) -> BTreeMap<u32, ServiceLogs<'a>> 
         let mut pattern_of: HashMap<(TemplateId, Option<&'a str>), Pattern> = HashMap::new();
         let mut patterns: Vec<(TemplateId, Option<&'a str>)> = Vec::new();
         let mut severities: Vec<Severity> = Vec::new();
+        let mut steps: Vec<Pattern> = Vec::new();
+        let mut step_of_location: HashMap<&'a str, Pattern> = HashMap::new();
         let mut resolve = |lines: Vec<(&'a LogLine, TemplateId)>| {
             lines
                 .into_iter()
                 .map(|(line, id)| {
-                    let key = (miner.resolve(id), code_location(&line.body));
+                    let location = code_location(&line.body);
+                    let key = (miner.resolve(id), location);
                     let pattern = *pattern_of.entry(key).or_insert_with(|| {
+                        let pattern = Pattern(patterns.len() as u32);
                         patterns.push(key);
                         severities.push(Severity::Other);
-                        Pattern(patterns.len() as u32 - 1)
+                        let step = match location {
+                            Some(location) => *step_of_location.entry(location).or_insert(pattern),
+                            None => pattern,
+                        };
+                        steps.push(step);
+                        pattern
                     });
-                    let slot = &mut severities[pattern.0 as usize];
-                    *slot = (*slot).max(severity(line));
+                    let line_severity = severity(line);
+                    for slot in [pattern, steps[pattern.0 as usize]] {
+                        let entry = &mut severities[slot.0 as usize];
+                        *entry = (*entry).max(line_severity);
+                    }
                     (line, pattern)
                 })
                 .collect::<Vec<_>>()
@@ -242,6 +265,7 @@ pub(crate) fn mine<'a>(context: &Context<'a>) -> BTreeMap<u32, ServiceLogs<'a>> 
                 miner,
                 patterns,
                 severities,
+                steps,
                 baseline,
                 breach,
             },
@@ -362,6 +386,11 @@ pub(crate) fn changes(
 ) -> Vec<TemplateChange> {
     let [baseline_entries, breach_entries] = entries;
     let mut templates: BTreeMap<Pattern, TemplateLines> = BTreeMap::new();
+    let steps_seen: std::collections::HashSet<Pattern> = logs
+        .baseline
+        .iter()
+        .map(|(_, pattern)| logs.step(*pattern))
+        .collect();
     let mut untied = (0u64, 0u64);
     for (line, id) in &logs.baseline {
         let operation = baseline_entries.operation(service, line);
@@ -412,11 +441,17 @@ pub(crate) fn changes(
         if excess < MIN_EXCESS || (!is_new && observed < MIN_GROWTH * expected) {
             continue;
         }
+        let severity = template.severity.unwrap_or(Severity::Other);
+        // A new text from a logging statement the baseline saw is the same step with other
+        // data; only an error from it is news.
+        let step = logs.step(*id);
+        if is_new && severity != Severity::Error && step != *id && steps_seen.contains(&step) {
+            continue;
+        }
         let text = logs
             .text(*id)
             .unwrap_or_else(|| logs.breach[example].0.body.clone());
         let example_body = &logs.breach[example].0.body;
-        let severity = template.severity.unwrap_or(Severity::Other);
         let traces = if severity == Severity::Other {
             Vec::new()
         } else {
