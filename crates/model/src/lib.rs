@@ -19,4 +19,4 @@ pub use signal::{
     MINUTE_NANOS, OTHER_OPERATION, SignalKey, SignalKind, SignalRow, SignalStats, minute_of,
 };
 pub use sketch::{LatencySketch, RELATIVE_ACCURACY, SketchDecodeError, get_varint, put_varint};
-pub use time_range::{TimeParseError, TimeRange, parse_timestamp};
+pub use time_range::{TimeParseError, TimeRange, format_timestamp, parse_timestamp};

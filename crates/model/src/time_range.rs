@@ -10,6 +10,15 @@ pub struct TimeParseError {
     pub input: String,
 }
 
+/// `2026-11-21T10:00:00Z`: unix nanoseconds in RFC 3339, UTC, to the second.
+pub fn format_timestamp(unix_nano: u64) -> String {
+    let seconds = i64::try_from(unix_nano / 1_000_000_000).unwrap_or(i64::MAX);
+    OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|time| time.format(&Rfc3339).ok())
+        .unwrap_or_else(|| format!("{seconds} s"))
+}
+
 /// Parses `2026-11-21T10:00:00Z` or `1763719200` (fractions allowed) into unix nanoseconds.
 pub fn parse_timestamp(input: &str) -> Result<u64, TimeParseError> {
     let error = || TimeParseError {
