@@ -367,72 +367,32 @@ pub struct SpanRow {
 }
 
 pub fn span_rows(batch: &RecordBatch) -> Vec<SpanRow> {
-    let string = |name: &str| {
-        batch
-            .column_by_name(name)
-            .expect("span column")
-            .as_string::<i32>()
-            .clone()
-    };
-    let binary = |name: &str| {
-        batch
-            .column_by_name(name)
-            .expect("span column")
-            .as_fixed_size_binary()
-            .clone()
-    };
-    let service = string("service");
-    let environment = string("environment");
-    let version = string("version");
-    let name = string("name");
-    let operation = string("operation");
-    let remote_service = string("remote_service");
-    let status_message = string("status_message");
-    let attributes = string("attributes");
-    let resource_attributes = string("resource_attributes");
-    let events = string("events");
-    let links = string("links");
-    let trace_id = binary("trace_id");
-    let span_id = binary("span_id");
-    let parent_span_id = binary("parent_span_id");
-    let start = batch
-        .column_by_name("start_time_unix_nano")
-        .expect("span column")
-        .as_primitive::<Int64Type>();
-    let duration = batch
-        .column_by_name("duration_nanos")
-        .expect("span column")
-        .as_primitive::<Int64Type>();
-    let kind = batch
-        .column_by_name("kind")
-        .expect("span column")
-        .as_primitive::<UInt8Type>();
-    let status = batch
-        .column_by_name("status_code")
-        .expect("span column")
-        .as_primitive::<UInt8Type>();
-    (0..batch.num_rows())
-        .map(|row| SpanRow {
-            trace_id: hex::encode(trace_id.value(row)),
-            span_id: hex::encode(span_id.value(row)),
-            parent_span_id: optional_id(&parent_span_id, row),
-            service: service.value(row).to_owned(),
-            environment: environment.value(row).to_owned(),
-            version: version.value(row).to_owned(),
-            name: name.value(row).to_owned(),
-            kind: SpanKind::from_otlp(i32::from(kind.value(row))),
-            operation: operation.value(row).to_owned(),
-            remote_service: remote_service.value(row).to_owned(),
-            start_time_unix_nano: start.value(row).max(0) as u64,
-            duration_nanos: duration.value(row).max(0) as u64,
-            status_code: StatusCode::from_otlp(i32::from(status.value(row))),
-            status_message: status_message.value(row).to_owned(),
-            attributes: json_value(attributes.value(row)),
-            resource_attributes: json_value(resource_attributes.value(row)),
-            events: json_value(events.value(row)),
-            links: json_value(links.value(row)),
-        })
-        .collect()
+    span_facts(batch).into_iter().map(SpanRow::from).collect()
+}
+
+impl From<SpanFacts> for SpanRow {
+    fn from(facts: SpanFacts) -> SpanRow {
+        SpanRow {
+            trace_id: hex::encode(facts.trace_id),
+            span_id: hex::encode(facts.span_id),
+            parent_span_id: facts.parent_span_id.map(hex::encode),
+            service: facts.service,
+            environment: facts.environment,
+            version: facts.version,
+            name: facts.name,
+            kind: facts.kind,
+            operation: facts.operation,
+            remote_service: facts.remote_service,
+            start_time_unix_nano: facts.start_time_unix_nano,
+            duration_nanos: facts.duration_nanos,
+            status_code: facts.status_code,
+            status_message: facts.status_message,
+            attributes: json_value(&facts.attributes),
+            resource_attributes: json_value(&facts.resource_attributes),
+            events: json_value(&facts.events),
+            links: json_value(&facts.links),
+        }
+    }
 }
 
 /// A span narrowed for analysis: ids as bytes and attribute JSON left unparsed, so reading
@@ -443,6 +403,7 @@ pub struct SpanFacts {
     pub span_id: [u8; 8],
     pub parent_span_id: Option<[u8; 8]>,
     pub service: String,
+    pub environment: String,
     pub version: String,
     pub name: String,
     pub kind: SpanKind,
@@ -451,10 +412,12 @@ pub struct SpanFacts {
     pub start_time_unix_nano: u64,
     pub duration_nanos: u64,
     pub status_code: StatusCode,
-    /// JSON objects and array as stored.
+    pub status_message: String,
+    /// JSON objects and arrays as stored.
     pub attributes: String,
     pub resource_attributes: String,
     pub events: String,
+    pub links: String,
 }
 
 pub fn span_facts(batch: &RecordBatch) -> Vec<SpanFacts> {
@@ -479,11 +442,16 @@ pub fn span_facts(batch: &RecordBatch) -> Vec<SpanFacts> {
         string("name"),
         string("operation"),
     );
-    let remote_service = string("remote_service");
-    let (attributes, resource_attributes, events) = (
+    let (remote_service, environment, status_message) = (
+        string("remote_service"),
+        string("environment"),
+        string("status_message"),
+    );
+    let (attributes, resource_attributes, events, links) = (
         string("attributes"),
         string("resource_attributes"),
         string("events"),
+        string("links"),
     );
     let (trace_id, span_id, parent_span_id) = (
         binary("trace_id"),
@@ -511,6 +479,7 @@ pub fn span_facts(batch: &RecordBatch) -> Vec<SpanFacts> {
                     None => None,
                 },
                 service: service.value(row).to_owned(),
+                environment: environment.value(row).to_owned(),
                 version: version.value(row).to_owned(),
                 name: name.value(row).to_owned(),
                 kind: SpanKind::from_otlp(i32::from(kind.value(row))),
@@ -519,9 +488,11 @@ pub fn span_facts(batch: &RecordBatch) -> Vec<SpanFacts> {
                 start_time_unix_nano: start.value(row).max(0) as u64,
                 duration_nanos: duration.value(row).max(0) as u64,
                 status_code: StatusCode::from_otlp(i32::from(status.value(row))),
+                status_message: status_message.value(row).to_owned(),
                 attributes: attributes.value(row).to_owned(),
                 resource_attributes: resource_attributes.value(row).to_owned(),
                 events: events.value(row).to_owned(),
+                links: links.value(row).to_owned(),
             })
         })
         .collect()
