@@ -10,7 +10,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use sloscope_model::{SignalKind, SignalStats, SpanId, SpanKind, TimeRange};
 
-use crate::input::{Inputs, SpanRecord, Telemetry};
+use crate::input::{Inputs, SpanRecord, Subject, Telemetry};
 
 /// The remote service the signal derivation names when a client span says nothing about its
 /// peer: not a node of the graph.
@@ -238,6 +238,9 @@ pub(crate) struct Window<'a> {
     pub dependencies: BTreeMap<(String, String), SignalStats>,
     /// The interned service of each log line.
     pub log_services: Vec<u32>,
+    /// The spans where requests enter the subject (of the subject operation, when one is
+    /// named), in span order.
+    pub subject_entries: Vec<usize>,
 }
 
 impl<'a> Window<'a> {
@@ -290,6 +293,7 @@ impl<'a> Window<'a> {
                 .iter()
                 .map(|line| names.intern(&line.service))
                 .collect(),
+            subject_entries: Vec::new(),
             services,
             operations,
             versions,
@@ -379,6 +383,28 @@ impl ServiceGraph {
     }
 }
 
+/// The spans where requests enter the subject service (of the subject operation, when one is
+/// named), in span order.
+fn subject_entries(subject: &Subject, names: &Names<'_>, index: &SpanIndex<'_>) -> Vec<usize> {
+    let Some(service) = names.id(&subject.service) else {
+        return Vec::new();
+    };
+    let operation = match &subject.operation {
+        Some(operation) => match names.id(operation) {
+            Some(id) => Some(id),
+            None => return Vec::new(),
+        },
+        None => None,
+    };
+    (0..index.len())
+        .filter(|position| {
+            index.service[*position] == service
+                && operation.is_none_or(|operation| index.operation[*position] == operation)
+                && index.is_entry(*position)
+        })
+        .collect()
+}
+
 /// The inputs with both windows indexed and the service graph built.
 pub(crate) struct Context<'a> {
     pub inputs: &'a Inputs,
@@ -393,8 +419,11 @@ pub(crate) struct Context<'a> {
 impl<'a> Context<'a> {
     pub fn build(inputs: &'a Inputs) -> Context<'a> {
         let mut names = Names::default();
-        let breach = Window::build(&inputs.breach, inputs.subject.window, &mut names);
-        let baseline = Window::build(&inputs.baseline, inputs.subject.baseline, &mut names);
+        let mut breach = Window::build(&inputs.breach, inputs.subject.window, &mut names);
+        let mut baseline = Window::build(&inputs.baseline, inputs.subject.baseline, &mut names);
+        for window in [&mut breach, &mut baseline] {
+            window.subject_entries = subject_entries(&inputs.subject, &names, &window.spans);
+        }
         let graph = ServiceGraph::build([&breach, &baseline]);
         Context {
             inputs,

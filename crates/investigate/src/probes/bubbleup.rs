@@ -8,10 +8,11 @@
 //! of the SLO, else than the baseline's p95 of the subject.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
 
 use sloscope_model::StatusCode;
 
-use crate::context::Context;
+use crate::context::{Context, NameHasher};
 use crate::finding::{Finding, Probe, format_percent};
 use crate::probes::subject_entries;
 use crate::report::CauseKind;
@@ -85,13 +86,16 @@ pub(crate) fn run<'a>(context: &Context<'a>) -> Vec<Finding> {
     }
 
     // Intern attributes (borrowed from the spans) so a request is a sorted list of small ids.
-    let mut ids: HashMap<(&'a str, &'a str, &'a str), u32> = HashMap::new();
+    // Attributes are few (services, operations, low-cardinality dimensions): the fast hash of
+    // names serves.
+    let mut ids: HashMap<(&'a str, &'a str, &'a str), u32, BuildHasherDefault<NameHasher>> =
+        HashMap::default();
     let mut attributes: Vec<(&'a str, &'a str, &'a str)> = Vec::new();
     let mut bad_hits: Vec<u32> = Vec::new();
     let mut good_hits: Vec<u32> = Vec::new();
     let mut touched: Vec<u32> = Vec::new();
     let mut stack: Vec<usize> = Vec::new();
-    for entry in &entries {
+    for entry in entries {
         touched.clear();
         stack.clear();
         stack.push(*entry);
@@ -228,7 +232,7 @@ impl Thresholds {
         let mut durations: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
         let mut all = Vec::new();
         for position in subject_entries(context, &context.baseline) {
-            let span = &index.spans[position];
+            let span = &index.spans[*position];
             let ms = span.duration_nanos as f64 / 1e6;
             durations
                 .entry(span.operation.as_str())

@@ -195,13 +195,12 @@ fn troubled_services_per_trace(
     mined: &BTreeMap<u32, logs::ServiceLogs<'_>>,
 ) -> HashMap<TraceId, Vec<u32>> {
     let index = &context.breach.spans;
-    let mut error_operation: HashMap<u32, bool> = HashMap::new();
+    let mut error_operation: Vec<Option<bool>> = vec![None; context.names.len()];
     let mut troubled: HashMap<TraceId, Vec<u32>> = HashMap::new();
     for (position, span) in index.spans.iter().enumerate() {
         let operation = index.operation[position];
-        let error_path = *error_operation
-            .entry(operation)
-            .or_insert_with(|| flow::is_error_operation(context.names.name(operation)));
+        let error_path = *error_operation[operation as usize]
+            .get_or_insert_with(|| flow::is_error_operation(context.names.name(operation)));
         if error_path || span.status == StatusCode::Error {
             troubled
                 .entry(span.trace_id)

@@ -307,15 +307,14 @@ pub(crate) fn flows(
             }
         }
     }
-    let mut error_operation: HashMap<u32, bool> = HashMap::new();
+    let mut error_operation: Vec<Option<bool>> = vec![None; names.len()];
     let mut changes = BTreeMap::new();
     for (service, (baseline, breach)) in events.into_iter().enumerate() {
         let service = service as u32;
         let service_logs = logs.get(&service);
         let mut is_error = |step: Step| match step {
-            Step::Span(operation) => *error_operation
-                .entry(operation)
-                .or_insert_with(|| is_error_operation(names.name(operation))),
+            Step::Span(operation) => *error_operation[operation as usize]
+                .get_or_insert_with(|| is_error_operation(names.name(operation))),
             Step::Log(pattern) => {
                 service_logs.is_some_and(|logs| logs.severity(pattern) == Severity::Error)
             }

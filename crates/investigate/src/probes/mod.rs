@@ -42,26 +42,8 @@ pub(crate) fn run_all(context: &Context<'_>) -> Vec<Finding> {
 
 /// The spans where requests enter the subject service (of the subject operation, when one is
 /// named), in span order.
-pub(crate) fn subject_entries(context: &Context<'_>, window: &Window<'_>) -> Vec<usize> {
-    let subject = &context.inputs.subject;
-    let index = &window.spans;
-    let Some(service) = context.names.id(&subject.service) else {
-        return Vec::new();
-    };
-    let operation = match &subject.operation {
-        Some(operation) => match context.names.id(operation) {
-            Some(id) => Some(id),
-            None => return Vec::new(),
-        },
-        None => None,
-    };
-    (0..index.len())
-        .filter(|position| {
-            index.service[*position] == service
-                && operation.is_none_or(|operation| index.operation[*position] == operation)
-                && index.is_entry(*position)
-        })
-        .collect()
+pub(crate) fn subject_entries<'w>(_context: &Context<'_>, window: &'w Window<'_>) -> &'w [usize] {
+    &window.subject_entries
 }
 
 /// How many requests the subject served in a window: its entry spans, else its server signals.
