@@ -74,6 +74,7 @@ pub fn router(state: ApiState) -> Router {
             get(investigation_api::postmortem),
         )
         .route("/metrics", get(prometheus_metrics))
+        .merge(crate::web::routes())
         .route_layer(middleware::from_fn_with_state(
             (state.authenticator.clone(), Scope::Read),
             require_scope,

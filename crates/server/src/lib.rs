@@ -18,6 +18,7 @@ mod pipeline;
 mod signals;
 mod slo_api;
 pub mod slos;
+mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -641,6 +641,14 @@ impl SloEngine {
         }
     }
 
+    /// The SLO's good and total events per minute over `range`, for charts.
+    pub fn minutes(&self, name: &str, range: TimeRange) -> Result<BTreeMap<i64, Events>, SloError> {
+        let (spec, _, _, _) = self
+            .get(name)
+            .ok_or_else(|| SloError::NotFound(name.into()))?;
+        Ok(history(self.store.as_ref(), &spec, range)?)
+    }
+
     /// Replays stored history through the SLO's policy over `[from, to)` (unix seconds).
     pub fn backtest(&self, name: &str, from: i64, to: i64) -> Result<Backtest, SloError> {
         let (spec, _, _, _) = self

@@ -1,0 +1,143 @@
+//! The web UI at `/`: HTML written by the server from the same engine and store calls the JSON
+//! API makes, charts drawn as SVG in Rust ([`svg`]), one stylesheet and one small script
+//! embedded in the binary. Nothing is loaded from another host and there is no JavaScript
+//! build: the script only rewrites `<time>` elements and chart clocks into the reader's zone
+//! and filters tables. Pages are read-only; changes go through the API.
+
+mod html;
+mod pages;
+mod svg;
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+
+use crate::api::ApiState;
+use crate::error::ApiError;
+use html::escape;
+
+const STYLE: &str = include_str!("style.css");
+const SCRIPT: &str = include_str!("script.js");
+
+/// The pages, to be mounted behind the read scope like the API.
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/", get(pages::slos::overview))
+        .route("/slos", get(pages::slos::overview))
+        .route("/slos/{name}", get(pages::slos::detail))
+        .route("/services", get(pages::services::list))
+        .route("/services/{name}", get(pages::services::detail))
+        .route("/traces/{id}", get(pages::traces::waterfall))
+        .route("/incidents", get(pages::incidents::list))
+        .route("/incidents/{id}", get(pages::incidents::detail))
+        .route("/investigations", get(pages::investigations::list))
+        .route("/investigations/{id}", get(pages::investigations::detail))
+        .route("/ui/style.css", get(style))
+        .route("/ui/script.js", get(script))
+}
+
+async fn style() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        STYLE,
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        SCRIPT,
+    )
+        .into_response()
+}
+
+/// The sections of the navigation bar.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Slos,
+    Services,
+    Incidents,
+    Investigations,
+}
+
+/// A whole page: the layout around `body` (already escaped HTML).
+pub fn page(title: &str, section: Section, body: &str) -> Html<String> {
+    let mut nav = String::new();
+    for (target, href, label) in [
+        (Section::Slos, "/", "SLOs"),
+        (Section::Services, "/services", "Services"),
+        (Section::Incidents, "/incidents", "Incidents"),
+        (Section::Investigations, "/investigations", "Investigations"),
+    ] {
+        let current = if target == section {
+            " aria-current=\"page\""
+        } else {
+            ""
+        };
+        nav.push_str(&format!("<a href=\"{href}\"{current}>{label}</a>"));
+    }
+    Html(format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<meta name=\"color-scheme\" content=\"light dark\">\
+<title>{} · sloscope</title><link rel=\"stylesheet\" href=\"/ui/style.css\">\
+<script src=\"/ui/script.js\" defer></script></head>\
+<body><header><a class=\"brand\" href=\"/\">sloscope</a><nav>{nav}</nav></header>\
+<main>{body}</main></body></html>\n",
+        escape(title)
+    ))
+}
+
+/// An error shown as a page, with the status code the API gives the same error.
+pub struct PageError(pub ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(error: ApiError) -> PageError {
+        PageError(error)
+    }
+}
+
+impl From<sloscope_store::StoreError> for PageError {
+    fn from(error: sloscope_store::StoreError) -> PageError {
+        PageError(ApiError::Store(error))
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        if status.is_server_error() {
+            tracing::warn!(error = %self.0, "page failed");
+        }
+        let heading = if status == StatusCode::NOT_FOUND {
+            "Not found"
+        } else {
+            status.canonical_reason().unwrap_or("Error")
+        };
+        let body = format!(
+            "<h1>{}</h1><p class=\"error\">{}</p>",
+            escape(heading),
+            escape(&self.0.to_string())
+        );
+        (status, page(heading, Section::Slos, &body)).into_response()
+    }
+}
+
+pub type PageResult = Result<Html<String>, PageError>;
+
+/// Runs store reads off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, PageError> + Send + 'static,
+) -> Result<T, PageError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| PageError(ApiError::Internal(error.to_string())))?
+}

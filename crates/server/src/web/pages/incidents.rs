@@ -1,0 +1,180 @@
+//! `/incidents` and `/incidents/{id}`: the incident as a story, in the order a responder asks:
+//! what broke and how badly, what happened when, what the investigation blames and why, what
+//! to do, and the post-mortem draft (downloadable as Markdown from the API).
+
+use std::fmt::Write as _;
+
+use axum::extract::{Path, State};
+
+use crate::api::ApiState;
+use crate::error::ApiError;
+use crate::incidents::{Incident, IncidentState, postmortem};
+use crate::web::html::{badge, escape, path_segment, percent, time};
+use crate::web::pages::investigations::{kind_label, report_html};
+use crate::web::{PageResult, Section, page};
+
+fn state_word(state: IncidentState) -> &'static str {
+    match state {
+        IncidentState::Open => "open",
+        IncidentState::Investigating => "investigating",
+        IncidentState::Mitigated => "mitigated",
+        IncidentState::Resolved => "resolved",
+    }
+}
+
+fn duration(incident: &Incident) -> String {
+    let start = incident
+        .started_unix_nano
+        .unwrap_or(incident.opened_unix_nano);
+    let end = incident
+        .resolved_unix_nano
+        .or(incident.mitigated_unix_nano)
+        .unwrap_or_else(crate::now_unix_nano);
+    crate::alerts::human_minutes(end.saturating_sub(start) as f64 / 60e9)
+}
+
+pub async fn list(State(state): State<ApiState>) -> PageResult {
+    let incidents = state.incidents.list();
+    let mut body = String::from("<h1>Incidents</h1>");
+    if incidents.is_empty() {
+        body.push_str("<p class=\"empty\">No incidents. A page alert of an SLO opens one.</p>");
+        return Ok(page("Incidents", Section::Incidents, &body));
+    }
+    body.push_str("<div class=\"filters\"><input type=\"search\" placeholder=\"filter\" data-filter=\"incidents\" aria-label=\"filter incidents\"><select data-status-filter=\"incidents\" aria-label=\"state\"><option value=\"\">any state</option><option>open</option><option>investigating</option><option>mitigated</option><option>resolved</option></select></div>");
+    body.push_str("<div class=\"scroll\"><table id=\"incidents\"><thead><tr><th>id</th><th>state</th><th>service</th><th class=\"hide-small\">SLO</th><th>opened</th><th class=\"num\">lasted</th><th class=\"hide-small\">summary</th></tr></thead><tbody>");
+    for incident in &incidents {
+        let word = state_word(incident.state);
+        let _ = write!(
+            body,
+            "<tr data-status=\"{word}\"><td><a href=\"/incidents/{}\">{}</a></td><td>{}</td><td><a href=\"/services/{}\">{}</a></td><td class=\"hide-small\"><a href=\"/slos/{}\">{}</a></td><td>{}</td><td class=\"num\">{}</td><td class=\"hide-small\">{}</td></tr>",
+            path_segment(&incident.id),
+            escape(&incident.id),
+            badge(word),
+            path_segment(&incident.service),
+            escape(&incident.service),
+            path_segment(&incident.slo),
+            escape(&incident.slo),
+            time(incident.opened_unix_nano),
+            duration(incident),
+            escape(&incident.summary)
+        );
+    }
+    body.push_str("</tbody></table></div>");
+    Ok(page("Incidents", Section::Incidents, &body))
+}
+
+pub async fn detail(State(state): State<ApiState>, Path(id): Path<String>) -> PageResult {
+    let incident = state
+        .incidents
+        .get(&id)
+        .ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
+    let investigation = incident
+        .investigation_id
+        .as_deref()
+        .and_then(|id| state.investigations.get(id));
+    let mut body = format!(
+        "<h1>{} {}: {} breach of <a href=\"/slos/{}\">{}</a></h1><p class=\"lead\">{}</p>",
+        escape(&incident.id),
+        badge(state_word(incident.state)),
+        escape(&incident.service),
+        path_segment(&incident.slo),
+        escape(&incident.slo),
+        escape(&incident.summary)
+    );
+    body.push_str("<div class=\"cards\">");
+    let mut card = |label: &str, value: String| {
+        let _ = write!(
+            body,
+            "<div class=\"card\"><div class=\"label\">{label}</div><div class=\"value\">{value}</div></div>"
+        );
+    };
+    card(
+        "breach started",
+        incident
+            .started_unix_nano
+            .map(time)
+            .unwrap_or_else(|| "unknown".to_owned()),
+    );
+    card("paged", time(incident.opened_unix_nano));
+    card(
+        if incident.resolved_unix_nano.is_some() || incident.mitigated_unix_nano.is_some() {
+            "lasted"
+        } else {
+            "going on for"
+        },
+        duration(&incident),
+    );
+    card("objective", format!("{:.3} %", incident.objective * 100.0));
+    card(
+        "budget left at page",
+        percent(incident.budget_remaining_at_open, 1),
+    );
+    card(
+        "budget left now",
+        percent(incident.budget_remaining_latest, 1),
+    );
+    if let Some(top) = investigation
+        .as_ref()
+        .and_then(|record| record.report.causes.first())
+    {
+        card(
+            "top cause",
+            format!(
+                "{} in {}",
+                escape(&kind_label(top.kind)),
+                escape(&top.service)
+            ),
+        );
+    }
+    body.push_str("</div>");
+
+    body.push_str("<h2>Timeline</h2><ol class=\"timeline\">");
+    for entry in &incident.timeline {
+        let _ = write!(
+            body,
+            "<li class=\"{}\">{}<span class=\"kind\">{}</span>{}</li>",
+            escape(&entry.kind),
+            time(entry.time_unix_nano),
+            escape(&entry.kind),
+            escape(&entry.text)
+        );
+    }
+    body.push_str("</ol>");
+
+    match &investigation {
+        Some(record) => {
+            let _ = write!(
+                body,
+                "<h2>Investigation <a href=\"/investigations/{}\">{}</a></h2>",
+                path_segment(&record.id),
+                escape(&record.id)
+            );
+            body.push_str(&report_html(record));
+        }
+        None => body.push_str(
+            "<h2>Investigation</h2><p class=\"empty\">Not investigated (yet); see the timeline.</p>",
+        ),
+    }
+
+    if !incident.owners.is_empty() {
+        body.push_str("<h2>Owners</h2><ul>");
+        for (service, owner) in &incident.owners {
+            let _ = write!(body, "<li>{}: {}</li>", escape(service), escape(owner));
+        }
+        body.push_str("</ul>");
+    }
+
+    let draft = postmortem(&incident, investigation.as_deref());
+    let _ = write!(
+        body,
+        "<h2>Post-mortem draft</h2><p><a href=\"/api/v1/incidents/{}/postmortem\" download=\"postmortem-{}.md\">Download as Markdown</a></p><pre class=\"postmortem\">{}</pre>",
+        path_segment(&incident.id),
+        escape(&incident.id),
+        escape(&draft)
+    );
+    Ok(page(
+        &format!("{} {}", incident.id, incident.slo),
+        Section::Incidents,
+        &body,
+    ))
+}

@@ -1,0 +1,412 @@
+//! `/services`: every service that answered requests, with its callees (the service map as a
+//! table of edges); `/services/{name}`: latency percentiles, throughput and faults over time
+//! (optionally of one operation), per operation, per version, its dependencies and its
+//! latest failed requests with links to their traces.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use sloscope_model::{SignalKind, SignalRow, SignalStats, TimeRange};
+use sloscope_store::{SignalFilter, SpanQuery};
+
+use crate::api::ApiState;
+use crate::error::ApiError;
+use crate::web::html::{count, escape, millis, path_segment, percent, time};
+use crate::web::svg::{LineChart, Series};
+use crate::web::{PageResult, Section, blocking, page};
+
+const MINUTE_NANOS: u64 = 60_000_000_000;
+
+#[derive(Debug, Deserialize)]
+pub struct RangeParams {
+    /// Hours shown, 1 to 168; 3 by default.
+    hours: Option<u64>,
+    operation: Option<String>,
+}
+
+fn hours_of(params: &RangeParams, default: u64) -> Result<u64, ApiError> {
+    let hours = params.hours.unwrap_or(default);
+    if !(1..=168).contains(&hours) {
+        return Err(ApiError::BadRequest(
+            "`hours` must be between 1 and 168".into(),
+        ));
+    }
+    Ok(hours)
+}
+
+fn last_hours(hours: u64) -> TimeRange {
+    let now = crate::now_unix_nano();
+    let end = now - now % MINUTE_NANOS + MINUTE_NANOS;
+    TimeRange::new(end - hours * 60 * MINUTE_NANOS, end)
+}
+
+fn fault_rate(stats: &SignalStats) -> Option<f64> {
+    (stats.requests > 0).then(|| stats.faults as f64 / stats.requests as f64)
+}
+
+fn merge_by<K: Ord>(rows: &[SignalRow], key: impl Fn(&SignalRow) -> K) -> BTreeMap<K, SignalStats> {
+    let mut merged: BTreeMap<K, SignalStats> = BTreeMap::new();
+    for row in rows {
+        merged.entry(key(row)).or_default().merge(&row.stats);
+    }
+    merged
+}
+
+pub async fn list(State(state): State<ApiState>, Query(params): Query<RangeParams>) -> PageResult {
+    let hours = hours_of(&params, 1)?;
+    let range = last_hours(hours);
+    let store = state.store.clone();
+    let (servers, edges) = blocking(move || {
+        let server = SignalFilter {
+            kind: Some(SignalKind::Server),
+            ..SignalFilter::default()
+        };
+        let dependency = SignalFilter {
+            kind: Some(SignalKind::Dependency),
+            ..SignalFilter::default()
+        };
+        Ok((
+            store.signal_buckets(range, &server, None)?,
+            store.signal_buckets(range, &dependency, None)?,
+        ))
+    })
+    .await?;
+    let services = merge_by(&servers, |row| row.key.service.clone());
+    let calls = merge_by(&edges, |row| {
+        (row.key.service.clone(), row.key.remote_service.clone())
+    });
+    let mut body = format!(
+        "<h1>Services</h1><p class=\"lead\">Last {hours} h · <a href=\"?hours=1\">1 h</a> · <a href=\"?hours=24\">24 h</a></p>"
+    );
+    if services.is_empty() {
+        body.push_str("<p class=\"empty\">No requests in this range. Point an OpenTelemetry SDK or Collector at the OTLP ports.</p>");
+        return Ok(page("Services", Section::Services, &body));
+    }
+    body.push_str("<div class=\"filters\"><input type=\"search\" placeholder=\"filter\" data-filter=\"services\" aria-label=\"filter services\"></div><div class=\"scroll\"><table id=\"services\"><thead><tr><th data-sort>service</th><th data-sort class=\"num\">requests/min</th><th data-sort class=\"num\">faults</th><th data-sort class=\"num\">p50</th><th data-sort class=\"num\">p99</th><th class=\"hide-small\">calls</th></tr></thead><tbody>");
+    for (service, stats) in &services {
+        let callees: Vec<String> = calls
+            .range((service.clone(), String::new())..)
+            .take_while(|((caller, _), _)| caller == service)
+            .map(|((_, callee), stats)| {
+                let link = if services.contains_key(callee) {
+                    format!(
+                        "<a href=\"/services/{}\">{}</a>",
+                        path_segment(callee),
+                        escape(callee)
+                    )
+                } else {
+                    escape(callee)
+                };
+                format!(
+                    "{link} <span class=\"muted\">({}, {} faults)</span>",
+                    count(stats.requests),
+                    percent(fault_rate(stats), 2)
+                )
+            })
+            .collect();
+        let p50 = stats.latency.quantile(0.5);
+        let p99 = stats.latency.quantile(0.99);
+        let rate = stats.requests as f64 / (hours * 60) as f64;
+        let _ = write!(
+            body,
+            "<tr><td><a href=\"/services/{}\">{}</a></td><td class=\"num\" data-value=\"{rate}\">{rate:.1}</td><td class=\"num\" data-value=\"{}\">{}</td><td class=\"num\" data-value=\"{}\">{}</td><td class=\"num\" data-value=\"{}\">{}</td><td class=\"hide-small\">{}</td></tr>",
+            path_segment(service),
+            escape(service),
+            fault_rate(stats).unwrap_or(0.0),
+            percent(fault_rate(stats), 2),
+            p50.unwrap_or(0.0),
+            millis(p50),
+            p99.unwrap_or(0.0),
+            millis(p99),
+            callees.join("<br>")
+        );
+    }
+    body.push_str("</tbody></table></div>");
+    Ok(page("Services", Section::Services, &body))
+}
+
+pub async fn detail(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(params): Query<RangeParams>,
+) -> PageResult {
+    let hours = hours_of(&params, 3)?;
+    let range = last_hours(hours);
+    let step_minutes = ((hours * 60) / 120).max(1) as i64;
+    let operation = params
+        .operation
+        .clone()
+        .filter(|operation| !operation.is_empty());
+    let store = state.store.clone();
+    let service = name.clone();
+    let chosen = operation.clone();
+    let (steps, per_key, edges, failed) = blocking(move || {
+        let server = SignalFilter {
+            kind: Some(SignalKind::Server),
+            service: Some(service.clone()),
+            ..SignalFilter::default()
+        };
+        let chart_filter = SignalFilter {
+            operation: chosen.clone(),
+            ..server.clone()
+        };
+        let dependency = SignalFilter {
+            kind: Some(SignalKind::Dependency),
+            service: Some(service.clone()),
+            ..SignalFilter::default()
+        };
+        let failed = store.spans(&SpanQuery {
+            range,
+            service: Some(service.clone()),
+            operation: chosen,
+            min_duration: None,
+            errors_only: true,
+            trace_id: None,
+            limit: 20,
+        })?;
+        Ok((
+            store.signal_buckets(range, &chart_filter, Some(step_minutes))?,
+            store.signal_buckets(range, &server, None)?,
+            store.signal_buckets(range, &dependency, None)?,
+            failed,
+        ))
+    })
+    .await?;
+    if per_key.is_empty() && edges.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "service `{name}` answered no requests in the last {hours} h"
+        ))
+        .into());
+    }
+    let series = crate::signals::bucket(
+        &steps,
+        range,
+        std::time::Duration::from_secs(step_minutes as u64 * 60),
+    );
+    let times: Vec<u64> = series.points.keys().copied().collect();
+    let stats: Vec<&SignalStats> = series.points.values().collect();
+    let quantile = |fraction: f64| -> Vec<Option<f64>> {
+        stats
+            .iter()
+            .map(|stats| stats.latency.quantile(fraction))
+            .collect()
+    };
+    let latency = LineChart {
+        title: "Latency".into(),
+        unit: "ms",
+        times: times.clone(),
+        series: vec![
+            Series {
+                label: "p50".into(),
+                values: quantile(0.5),
+            },
+            Series {
+                label: "p90".into(),
+                values: quantile(0.9),
+            },
+            Series {
+                label: "p99".into(),
+                values: quantile(0.99),
+            },
+        ],
+        thresholds: Vec::new(),
+        y_min: 0.0,
+    };
+    let throughput = LineChart {
+        title: "Throughput".into(),
+        unit: "/min",
+        times: times.clone(),
+        series: vec![Series {
+            label: "requests per minute".into(),
+            values: stats
+                .iter()
+                .map(|stats| Some(stats.requests as f64 / step_minutes as f64))
+                .collect(),
+        }],
+        thresholds: Vec::new(),
+        y_min: 0.0,
+    };
+    let faults = LineChart {
+        title: "Faults and errors".into(),
+        unit: "%",
+        times,
+        series: vec![
+            Series {
+                label: "fault rate (5xx)".into(),
+                values: stats.iter().map(|stats| fault_rate(stats)).collect(),
+            },
+            Series {
+                label: "error rate (4xx)".into(),
+                values: stats
+                    .iter()
+                    .map(|stats| {
+                        (stats.requests > 0).then(|| stats.errors as f64 / stats.requests as f64)
+                    })
+                    .collect(),
+            },
+        ],
+        thresholds: Vec::new(),
+        y_min: 0.0,
+    };
+    let base = format!("/services/{}", path_segment(&name));
+    let mut body = format!("<h1>{}</h1>", escape(&name));
+    let _ = write!(
+        body,
+        "<p class=\"lead\">{} · last {hours} h · <a href=\"{base}?hours=1\">1 h</a> · <a href=\"{base}?hours=3\">3 h</a> · <a href=\"{base}?hours=24\">24 h</a>{}</p>",
+        match &operation {
+            Some(operation) => format!(
+                "operation <code>{}</code> (<a href=\"{base}?hours={hours}\">all operations</a>)",
+                escape(operation)
+            ),
+            None => "all operations".to_owned(),
+        },
+        slo_links(&state, &name)
+    );
+    let total = &series.total;
+    body.push_str("<div class=\"cards\">");
+    for (label, value) in [
+        ("requests", count(total.requests)),
+        (
+            "per minute",
+            format!("{:.1}", total.requests as f64 / (hours * 60) as f64),
+        ),
+        ("availability", percent(total.availability(), 3)),
+        ("p50", millis(total.latency.quantile(0.5))),
+        ("p99", millis(total.latency.quantile(0.99))),
+    ] {
+        let _ = write!(
+            body,
+            "<div class=\"card\"><div class=\"label\">{label}</div><div class=\"value\">{value}</div></div>"
+        );
+    }
+    let _ = write!(
+        body,
+        "</div><div class=\"charts\">{}{}{}</div>",
+        latency.render(),
+        throughput.render(),
+        faults.render()
+    );
+
+    let operations = merge_by(&per_key, |row| row.key.operation.clone());
+    body.push_str("<h2>Operations</h2><div class=\"scroll\"><table id=\"operations\"><thead><tr><th data-sort>operation</th><th data-sort class=\"num\">requests</th><th data-sort class=\"num\">faults</th><th data-sort class=\"num\">p50</th><th data-sort class=\"num\">p99</th></tr></thead><tbody>");
+    for (operation, stats) in &operations {
+        stats_row(
+            &mut body,
+            &format!(
+                "<a href=\"{base}?hours={hours}&amp;operation={}\">{}</a>",
+                query_value(operation),
+                escape(operation)
+            ),
+            stats,
+        );
+    }
+    body.push_str("</tbody></table></div>");
+
+    let versions = merge_by(&per_key, |row| row.key.version.clone());
+    body.push_str("<h2>Versions</h2><div class=\"scroll\"><table><thead><tr><th>version</th><th class=\"num\">requests</th><th class=\"num\">faults</th><th class=\"num\">p50</th><th class=\"num\">p99</th></tr></thead><tbody>");
+    for (version, stats) in &versions {
+        let label = if version.is_empty() {
+            "<span class=\"muted\">unversioned</span>".to_owned()
+        } else {
+            escape(version)
+        };
+        stats_row(&mut body, &label, stats);
+    }
+    body.push_str("</tbody></table></div>");
+
+    if !edges.is_empty() {
+        let calls = merge_by(&edges, |row| {
+            (
+                row.key.remote_service.clone(),
+                row.key.remote_operation.clone(),
+            )
+        });
+        body.push_str("<h2>Dependencies</h2><div class=\"scroll\"><table><thead><tr><th>calls</th><th class=\"num\">requests</th><th class=\"num\">faults</th><th class=\"num\">p50</th><th class=\"num\">p99</th></tr></thead><tbody>");
+        for ((remote, remote_operation), stats) in &calls {
+            stats_row(
+                &mut body,
+                &format!(
+                    "<a href=\"/services/{}\">{}</a> <code>{}</code>",
+                    path_segment(remote),
+                    escape(remote),
+                    escape(remote_operation)
+                ),
+                stats,
+            );
+        }
+        body.push_str("</tbody></table></div>");
+    }
+
+    body.push_str("<h2>Latest failed requests</h2>");
+    if failed.is_empty() {
+        body.push_str("<p class=\"empty\">No span with status error in this range.</p>");
+    } else {
+        body.push_str("<div class=\"scroll\"><table><thead><tr><th>time</th><th>operation</th><th class=\"num\">duration</th><th>status</th><th>trace</th></tr></thead><tbody>");
+        for span in &failed {
+            let operation = if span.operation.is_empty() {
+                &span.name
+            } else {
+                &span.operation
+            };
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td><a href=\"/traces/{}\"><code>{}</code></a></td></tr>",
+                time(span.start_time_unix_nano),
+                escape(operation),
+                millis(Some(span.duration_nanos as f64 / 1e6)),
+                escape(&span.status_message),
+                path_segment(&span.trace_id),
+                escape(span.trace_id.get(..12).unwrap_or(&span.trace_id))
+            );
+        }
+        body.push_str("</tbody></table></div>");
+    }
+    Ok(page(&name, Section::Services, &body))
+}
+
+/// Links to the SLOs of a service, for its page's heading.
+fn slo_links(state: &ApiState, service: &str) -> String {
+    let links: Vec<String> = state
+        .slos
+        .list()
+        .iter()
+        .filter(|(spec, _, _)| spec.service == service)
+        .map(|(spec, _, evaluation)| {
+            format!(
+                "<a href=\"/slos/{}\">{}</a> {}",
+                path_segment(&spec.name),
+                escape(&spec.name),
+                crate::web::html::badge(crate::slo_api::status_of(evaluation.as_deref()))
+            )
+        })
+        .collect();
+    if links.is_empty() {
+        String::new()
+    } else {
+        format!(" · SLOs: {}", links.join(", "))
+    }
+}
+
+/// Percent-encodes a query value.
+fn query_value(text: &str) -> String {
+    path_segment(text)
+}
+
+fn stats_row(body: &mut String, label: &str, stats: &SignalStats) {
+    let p50 = stats.latency.quantile(0.5);
+    let p99 = stats.latency.quantile(0.99);
+    let _ = write!(
+        body,
+        "<tr><td>{label}</td><td class=\"num\" data-value=\"{}\">{}</td><td class=\"num\" data-value=\"{}\">{}</td><td class=\"num\" data-value=\"{}\">{}</td><td class=\"num\" data-value=\"{}\">{}</td></tr>",
+        stats.requests,
+        count(stats.requests),
+        fault_rate(stats).unwrap_or(0.0),
+        percent(fault_rate(stats), 2),
+        p50.unwrap_or(0.0),
+        millis(p50),
+        p99.unwrap_or(0.0),
+        millis(p99)
+    );
+}

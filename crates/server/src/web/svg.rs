@@ -1,0 +1,317 @@
+//! Charts drawn as SVG on the server: time-series line charts with axes, units, threshold
+//! lines and a hover column per step (its `<title>` lists the values, so hovering works
+//! without a script), and sparklines for tables. Colours come from CSS classes, so that dark
+//! mode recolours them; the scaling maths is plain functions tested below.
+
+use std::fmt::Write as _;
+
+use super::html::escape;
+
+const WIDTH: f64 = 720.0;
+const HEIGHT: f64 = 220.0;
+const LEFT: f64 = 60.0;
+const RIGHT: f64 = 14.0;
+const TOP: f64 = 12.0;
+const BOTTOM: f64 = 26.0;
+
+/// One line of a chart: a value (or a gap) per time of the chart.
+pub struct Series {
+    pub label: String,
+    pub values: Vec<Option<f64>>,
+}
+
+/// A horizontal line at a value worth comparing with (an objective, an alert threshold).
+pub struct Threshold {
+    pub value: f64,
+    pub label: String,
+}
+
+pub struct LineChart {
+    pub title: String,
+    /// `ms`, `%` (values are fractions), `/min`, `x` (burn rates) or empty.
+    pub unit: &'static str,
+    /// Start of each step, unix nanoseconds, ascending.
+    pub times: Vec<u64>,
+    pub series: Vec<Series>,
+    pub thresholds: Vec<Threshold>,
+    /// The lowest value the y axis shows: 0 unless the data needs a tighter view (attainment).
+    pub y_min: f64,
+}
+
+/// A value as the chart's unit writes it.
+pub fn format_value(value: f64, unit: &str) -> String {
+    match unit {
+        "%" => format!("{:.2} %", value * 100.0),
+        "ms" if value >= 1000.0 => format!("{:.2} s", value / 1000.0),
+        "ms" if value >= 10.0 => format!("{value:.0} ms"),
+        "ms" => format!("{value:.2} ms"),
+        "x" => format!("{value:.2}x"),
+        "/min" => format!("{value:.0}/min"),
+        _ if value.abs() >= 100.0 => format!("{value:.0}"),
+        _ => format!("{value:.2}"),
+    }
+}
+
+/// A step of 1, 2 or 5 times a power of ten giving at most about `count` ticks up to `max`,
+/// and the axis top (a multiple of the step at or above `max`).
+pub fn nice_ticks(min: f64, max: f64, count: usize) -> (f64, f64) {
+    let span = (max - min).max(f64::MIN_POSITIVE);
+    let raw = span / count.max(1) as f64;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|factor| factor * magnitude)
+        .find(|step| *step >= raw)
+        .unwrap_or(10.0 * magnitude);
+    // A hair below whole steps counts as whole: 0.01 / 0.005 is 2.0000000000000004.
+    let top = min + (span / step - 1e-9).ceil() * step;
+    (step, top)
+}
+
+/// A round time step (in seconds) that puts at most `count` ticks on `span_seconds`.
+pub fn time_step(span_seconds: u64, count: u64) -> u64 {
+    const STEPS: [u64; 12] = [
+        60, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 604_800,
+    ];
+    STEPS
+        .into_iter()
+        .find(|step| span_seconds / step <= count)
+        .unwrap_or(604_800)
+}
+
+fn clock_label(unix_seconds: u64) -> String {
+    let second_of_day = unix_seconds % 86_400;
+    format!("{:02}:{:02}", second_of_day / 3600, second_of_day / 60 % 60)
+}
+
+impl LineChart {
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let values = self
+            .series
+            .iter()
+            .flat_map(|series| series.values.iter().flatten().copied())
+            .chain(self.thresholds.iter().map(|threshold| threshold.value))
+            .filter(|value| value.is_finite());
+        let data_max = values.fold(f64::NEG_INFINITY, f64::max);
+        let _ = write!(
+            out,
+            "<figure class=\"chart\"><figcaption>{}</figcaption>",
+            escape(&self.title)
+        );
+        if self.times.len() < 2 || !data_max.is_finite() {
+            out.push_str("<p class=\"empty\">no data in this range</p></figure>");
+            return out;
+        }
+        let low = self.y_min.min(data_max);
+        let (step, top) = nice_ticks(low, data_max.max(low + f64::EPSILON), 4);
+        let plot_width = WIDTH - LEFT - RIGHT;
+        let plot_height = HEIGHT - TOP - BOTTOM;
+        let first = self.times[0];
+        let step_nanos = self.times[1] - self.times[0];
+        let last = self.times[self.times.len() - 1] + step_nanos;
+        let x_of = |time: u64| LEFT + (time - first) as f64 / (last - first) as f64 * plot_width;
+        let y_of = |value: f64| TOP + (top - value.clamp(low, top)) / (top - low) * plot_height;
+        let _ = write!(
+            out,
+            "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{}\">",
+            escape(&self.title)
+        );
+        // Horizontal grid and y labels.
+        let mut tick = low;
+        while tick <= top + step / 2.0 {
+            let y = y_of(tick);
+            let _ = write!(
+                out,
+                "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/><text class=\"axis\" x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+                WIDTH - RIGHT,
+                LEFT - 6.0,
+                y + 4.0,
+                escape(&format_value(tick, self.unit))
+            );
+            tick += step;
+        }
+        // Time ticks on round times; the script rewrites the labels into the reader's zone.
+        let span_seconds = (last - first) / 1_000_000_000;
+        let tick_seconds = time_step(span_seconds, 6);
+        let first_seconds = first / 1_000_000_000;
+        let mut tick_time = first_seconds.div_ceil(tick_seconds) * tick_seconds;
+        while tick_time * 1_000_000_000 < last {
+            let x = x_of(tick_time * 1_000_000_000);
+            let _ = write!(
+                out,
+                "<line class=\"grid\" x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{TOP}\" y2=\"{}\"/><text class=\"axis clock\" data-unix=\"{tick_time}\" x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+                HEIGHT - BOTTOM,
+                HEIGHT - 8.0,
+                clock_label(tick_time)
+            );
+            tick_time += tick_seconds;
+        }
+        for threshold in &self.thresholds {
+            let y = y_of(threshold.value);
+            let _ = write!(
+                out,
+                "<line class=\"threshold\" x1=\"{LEFT}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/><text class=\"threshold-label\" x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+                WIDTH - RIGHT,
+                WIDTH - RIGHT - 2.0,
+                y - 3.0,
+                escape(&threshold.label)
+            );
+        }
+        let half_step = step_nanos / 2;
+        for (index, series) in self.series.iter().enumerate() {
+            let mut path = String::new();
+            let mut pen_down = false;
+            for (time, value) in self.times.iter().zip(&series.values) {
+                match value.filter(|value| value.is_finite()) {
+                    Some(value) => {
+                        let command = if pen_down { 'L' } else { 'M' };
+                        let _ = write!(
+                            path,
+                            "{command}{:.1} {:.1}",
+                            x_of(time + half_step),
+                            y_of(value)
+                        );
+                        pen_down = true;
+                    }
+                    None => pen_down = false,
+                }
+            }
+            let _ = write!(out, "<path class=\"line s{}\" d=\"{path}\"/>", index % 6);
+        }
+        // One hover column per step, listing every series' value at that step.
+        let column_width = plot_width / self.times.len() as f64;
+        for (index, time) in self.times.iter().enumerate() {
+            let mut title = sloscope_investigate::markdown::format_time(*time);
+            for series in &self.series {
+                let value = series.values.get(index).copied().flatten();
+                let _ = write!(
+                    title,
+                    "\n{}: {}",
+                    series.label,
+                    value
+                        .map(|value| format_value(value, self.unit))
+                        .unwrap_or_else(|| "no data".to_owned())
+                );
+            }
+            let _ = write!(
+                out,
+                "<rect class=\"hover\" x=\"{:.1}\" y=\"{TOP}\" width=\"{column_width:.2}\" height=\"{plot_height}\"><title>{}</title></rect>",
+                x_of(*time),
+                escape(&title)
+            );
+        }
+        out.push_str("</svg><div class=\"legend\">");
+        for (index, series) in self.series.iter().enumerate() {
+            let _ = write!(
+                out,
+                "<span><i class=\"swatch s{}\"></i>{}</span>",
+                index % 6,
+                escape(&series.label)
+            );
+        }
+        out.push_str("</div></figure>");
+        out
+    }
+}
+
+/// A small line without axes for a table cell; `title` is shown on hover.
+pub fn sparkline(values: &[Option<f64>], title: &str) -> String {
+    const SPARK_WIDTH: f64 = 120.0;
+    const SPARK_HEIGHT: f64 = 24.0;
+    let known: Vec<f64> = values.iter().flatten().copied().collect();
+    if known.len() < 2 {
+        return "<span class=\"empty\">–</span>".to_owned();
+    }
+    let low = known.iter().copied().fold(f64::INFINITY, f64::min).min(0.0);
+    let high = known
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max)
+        .max(1e-9);
+    let span = (high - low).max(f64::MIN_POSITIVE);
+    let step = SPARK_WIDTH / (values.len() - 1).max(1) as f64;
+    let mut points = String::new();
+    for (index, value) in values.iter().enumerate() {
+        if let Some(value) = value {
+            let y = 2.0 + (high - value) / span * (SPARK_HEIGHT - 4.0);
+            let _ = write!(points, "{:.1},{y:.1} ", index as f64 * step);
+        }
+    }
+    format!(
+        "<svg class=\"spark\" viewBox=\"0 0 {SPARK_WIDTH} {SPARK_HEIGHT}\" width=\"{SPARK_WIDTH}\" height=\"{SPARK_HEIGHT}\"><title>{}</title><polyline points=\"{}\"/></svg>",
+        escape(title),
+        points.trim_end()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round_and_cover_the_maximum() {
+        assert_eq!(nice_ticks(0.0, 87.0, 4), (50.0, 100.0));
+        assert_eq!(nice_ticks(0.0, 1.0, 4), (0.5, 1.0));
+        let (step, top) = nice_ticks(0.0, 0.0031, 4);
+        assert!(
+            (step - 0.001).abs() < 1e-12 && top >= 0.0031,
+            "{step} {top}"
+        );
+        let (step, top) = nice_ticks(0.99, 1.0, 4);
+        assert!(
+            (step - 0.005).abs() < 1e-12 && (top - 1.0).abs() < 1e-9,
+            "{step} {top}"
+        );
+    }
+
+    #[test]
+    fn time_steps_keep_the_axis_readable() {
+        assert_eq!(time_step(3600, 6), 600);
+        assert_eq!(time_step(3600, 4), 900);
+        assert_eq!(time_step(24 * 3600, 6), 21_600);
+        assert_eq!(time_step(600, 6), 300);
+    }
+
+    #[test]
+    fn a_chart_escapes_its_labels_and_breaks_lines_at_gaps() {
+        let minute = 60_000_000_000;
+        let chart = LineChart {
+            title: "<b>latency</b>".into(),
+            unit: "ms",
+            times: vec![0, minute, 2 * minute, 3 * minute],
+            series: vec![Series {
+                label: "<script>".into(),
+                values: vec![Some(1.0), None, Some(3.0), Some(4.0)],
+            }],
+            thresholds: vec![Threshold {
+                value: 5.0,
+                label: "objective".into(),
+            }],
+            y_min: 0.0,
+        };
+        let svg = chart.render();
+        assert!(!svg.contains("<script>") && !svg.contains("<b>"), "{svg}");
+        assert!(svg.contains("&lt;script&gt;"));
+        let path = svg.split("class=\"line s0\" d=\"").nth(1).unwrap();
+        let path = path.split('"').next().unwrap();
+        assert_eq!(path.matches('M').count(), 2, "{path}");
+        assert_eq!(svg.matches("<rect class=\"hover\"").count(), 4);
+    }
+
+    #[test]
+    fn a_chart_without_data_says_so() {
+        let chart = LineChart {
+            title: "faults".into(),
+            unit: "",
+            times: vec![0, 60_000_000_000],
+            series: vec![Series {
+                label: "faults".into(),
+                values: vec![None, None],
+            }],
+            thresholds: Vec::new(),
+            y_min: 0.0,
+        };
+        assert!(chart.render().contains("no data"));
+    }
+}
