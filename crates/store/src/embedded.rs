@@ -784,7 +784,9 @@ impl Store for EmbeddedStore {
     }
 
     fn spans(&self, query: &SpanQuery) -> Result<Vec<SpanRow>, StoreError> {
-        let mask = |batch: &RecordBatch| -> Result<BooleanArray, StoreError> {
+        let owned = query.clone();
+        let mask = move |batch: &RecordBatch| -> Result<BooleanArray, StoreError> {
+            let query = &owned;
             let mut masks = vec![time_mask(batch, "start_time_unix_nano", query.range)?];
             if let Some(service) = &query.service {
                 masks.push(text_mask(batch, "service", service)?);
@@ -817,12 +819,27 @@ impl Store for EmbeddedStore {
             }
             all_of(masks, batch.num_rows())
         };
-        let mut rows = self.select(
+        // Segments decode the filtered columns first and the others (attribute JSON above all)
+        // only for matching rows: a trace looked up by id reads one column of all time.
+        let pushdown = segment::RowFilterSpec {
+            columns: &[
+                "start_time_unix_nano",
+                "service",
+                "operation",
+                "name",
+                "duration_nanos",
+                "status_code",
+                "trace_id",
+            ],
+            keep: Arc::new(mask.clone()),
+        };
+        let mut rows = self.select_filtered(
             Table::Spans,
             Some(query.range),
             query.service.as_deref(),
             query.limit,
             mask,
+            Some(&pushdown),
             tables::span_rows,
         )?;
         if query.trace_id.is_some() {
