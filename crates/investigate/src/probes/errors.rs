@@ -34,6 +34,8 @@ const STATUS_WEIGHT: f64 = 0.3;
 /// The most that new or grown lines of information add up to (weighted, per minute): a new
 /// code path full of information lines is one change, not one per line.
 const INFORMATION_CAP: f64 = 0.5;
+/// What a missing occurrence of a step that stopped happening weighs (an error line weighs 1).
+const VANISHED_STEP_WEIGHT: f64 = 0.3;
 /// What a line that names another service weighs.
 const ABOUT_ANOTHER_SERVICE: f64 = 0.3;
 /// The deviating steps per request that score 0.63 (before the ceiling).
@@ -110,10 +112,26 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
             });
         }
     }
-    let mut flows: BTreeMap<String, (FlowChange, String)> = flow::flows(context, &mined)
+    let mut flows: BTreeMap<String, flow::ServiceFlow> = flow::flows(context, &mined)
         .into_iter()
         .map(|(service, change)| (names.name(service).to_owned(), change))
         .collect();
+    // A step that stopped happening is as telling as a new error line, though weaker: the
+    // code stopped before it (an exception) or went elsewhere.
+    for (service, service_flow) in &flows {
+        for step in &service_flow.vanished {
+            let missing = step.expected - step.observed;
+            items.entry(service.clone()).or_default().push(Item {
+                is_exception: false,
+                is_information: false,
+                weighted_per_minute: VANISHED_STEP_WEIGHT * missing / context.breach.minutes,
+                summary: step.text.clone(),
+                measure: "step_count",
+                baseline: step.expected,
+                breach: step.observed,
+            });
+        }
+    }
 
     let mut services: Vec<String> = items.keys().cloned().collect();
     services.extend(flows.keys().cloned());
@@ -146,7 +164,7 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
         let items_score = ceiling * saturate(total, SCORE_SCALE);
         let flow = flows
             .remove(&service)
-            .map(|(change, text)| (flow_score(&change), change.share, text))
+            .map(|flow| (flow_score(&flow.change), flow.change.share, flow.text))
             .filter(|(score, _, _)| *score >= 0.05);
         let flow_score = flow.as_ref().map_or(0.0, |(score, _, _)| *score);
         let score = 1.0 - (1.0 - items_score) * (1.0 - flow_score);

@@ -70,7 +70,16 @@ pub(crate) struct FlowChange {
     /// The transition that deviates most: from, to, baseline count and total of `from`,
     /// breach count and total of `from`.
     pub strongest: Option<Transition>,
+    /// Steps that stopped happening: the steps before them happened, often enough that the
+    /// baseline predicts at least [`MIN_VANISHED`] of them, and they (almost) never followed.
+    /// With how many were expected and seen, the largest first.
+    pub vanished: Vec<(Step, f64, f64)>,
 }
+
+/// A step predicted fewer times than this is not judged as vanished.
+pub(crate) const MIN_VANISHED: f64 = 5.0;
+/// A step seen at most this share of its prediction has vanished.
+const VANISHED_SHARE: f64 = 0.1;
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Transition {
@@ -250,11 +259,23 @@ pub(crate) fn compare(
             }
         }
     }
+    let mut vanished: Vec<(Step, f64, f64)> = step_totals
+        .iter()
+        .filter(|(step, (expected, observed))| {
+            !matches!(step, Step::Start | Step::End)
+                && *expected >= MIN_VANISHED
+                && *observed <= VANISHED_SHARE * expected
+                && !is_error(**step)
+        })
+        .map(|(step, (expected, observed))| (*step, *expected, *observed))
+        .collect();
+    vanished.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Some(FlowChange {
         share: deviation / requests.unwrap_or(after.total).max(1) as f64,
         deviation,
         transitions: after.total,
         strongest: strongest.map(|(_, transition)| transition),
+        vanished,
     })
 }
 
@@ -263,7 +284,7 @@ pub(crate) fn compare(
 pub(crate) fn flows(
     context: &Context<'_>,
     logs: &BTreeMap<u32, ServiceLogs<'_>>,
-) -> BTreeMap<u32, (FlowChange, String)> {
+) -> BTreeMap<u32, ServiceFlow> {
     let names = &context.names;
     let mut events: Vec<(Vec<Event>, Vec<Event>)> = vec![(Vec::new(), Vec::new()); names.len()];
     // Requests each service served in the breach window: deviations are counted per request.
@@ -347,9 +368,43 @@ pub(crate) fn flows(
             ),
             None => format!("the code path of {name} did not change"),
         };
-        changes.insert(service, (change, text));
+        let vanished = change
+            .vanished
+            .iter()
+            .map(|(step, expected, observed)| VanishedStep {
+                text: format!(
+                    "a step of {name} stopped: {} happened {observed:.0} times where the steps before it predict {expected:.0}",
+                    describe(*step)
+                ),
+                expected: *expected,
+                observed: *observed,
+            })
+            .collect();
+        changes.insert(
+            service,
+            ServiceFlow {
+                change,
+                text,
+                vanished,
+            },
+        );
     }
     changes
+}
+
+/// One service's flow change as the error-pattern probe reports it.
+pub(crate) struct ServiceFlow {
+    pub change: FlowChange,
+    /// A sentence on the transition that changed most.
+    pub text: String,
+    pub vanished: Vec<VanishedStep>,
+}
+
+/// A step that stopped happening, described.
+pub(crate) struct VanishedStep {
+    pub text: String,
+    pub expected: f64,
+    pub observed: f64,
 }
 
 #[cfg(test)]
