@@ -30,6 +30,15 @@ pub(crate) enum Step {
     End,
 }
 
+/// Whether a step is a sign of trouble: an error (a log line of error severity, an error-path
+/// span) or a warning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Trouble {
+    None,
+    Warning,
+    Error,
+}
+
 /// One step with the trace and time it happened at.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Event {
@@ -149,7 +158,7 @@ pub(crate) fn compare(
     baseline: Vec<Event>,
     breach: Vec<Event>,
     requests: Option<u32>,
-    mut is_error: impl FnMut(Step) -> bool,
+    mut trouble: impl FnMut(Step) -> Trouble,
 ) -> Option<FlowChange> {
     if breach.is_empty() {
         return None;
@@ -209,12 +218,13 @@ pub(crate) fn compare(
             if distance < MIN_DEVIATION {
                 continue;
             }
-            let error = is_error(to);
+            let step_trouble = trouble(to);
+            let error = step_trouble == Trouble::Error;
             let baseline_share = count_before as f64 / source_before as f64;
             let (step_expected, step_observed) = step_totals.get(&to).copied().unwrap_or_default();
             let (completeness, kind_weight) = if observed < expected {
-                if error {
-                    continue; // fewer errors than before: a recovery
+                if step_trouble != Trouble::None {
+                    continue; // fewer errors or warnings than before: a recovery
                 }
                 let vanished = if step_expected > 0.0 {
                     (1.0 - step_observed / step_expected).clamp(0.0, 1.0)
@@ -265,7 +275,7 @@ pub(crate) fn compare(
             !matches!(step, Step::Start | Step::End)
                 && *expected >= MIN_VANISHED
                 && *observed <= VANISHED_SHARE * expected
-                && !is_error(**step)
+                && trouble(**step) == Trouble::None
         })
         .map(|(step, (expected, observed))| (*step, *expected, *observed))
         .collect();
@@ -333,16 +343,21 @@ pub(crate) fn flows(
     for (service, (baseline, breach)) in events.into_iter().enumerate() {
         let service = service as u32;
         let service_logs = logs.get(&service);
-        let mut is_error = |step: Step| match step {
-            Step::Span(operation) => *error_operation[operation as usize]
-                .get_or_insert_with(|| is_error_operation(names.name(operation))),
-            Step::Log(pattern) => {
-                service_logs.is_some_and(|logs| logs.severity(pattern) == Severity::Error)
+        let mut trouble = |step: Step| match step {
+            Step::Span(operation) => {
+                let error = *error_operation[operation as usize]
+                    .get_or_insert_with(|| is_error_operation(names.name(operation)));
+                if error { Trouble::Error } else { Trouble::None }
             }
-            Step::Start | Step::End => false,
+            Step::Log(pattern) => match service_logs.map(|logs| logs.severity(pattern)) {
+                Some(Severity::Error) => Trouble::Error,
+                Some(Severity::Warning) => Trouble::Warning,
+                _ => Trouble::None,
+            },
+            Step::Start | Step::End => Trouble::None,
         };
         let requests = (requests[service as usize] > 0).then_some(requests[service as usize]);
-        let Some(change) = compare(baseline, breach, requests, &mut is_error) else {
+        let Some(change) = compare(baseline, breach, requests, &mut trouble) else {
             continue;
         };
         let describe = |step: Step| match step {
@@ -445,7 +460,7 @@ mod tests {
         let broken: Vec<Event> = (0..40)
             .flat_map(|number| request(number, number % 2 == 0))
             .collect();
-        let change = compare(baseline.clone(), broken, None, |_| false).expect("events");
+        let change = compare(baseline.clone(), broken, None, |_| Trouble::None).expect("events");
         // Half of 40 requests miss `done`: half complete. The ends only moved.
         assert!(change.deviation > 4.0, "{change:?}");
         let strongest = change.strongest.expect("a transition");
@@ -453,7 +468,7 @@ mod tests {
         // Half the requests end after `received` now: either side of that shows.
         assert!(strongest.to == Step::End || strongest.to == Step::Log(Pattern(1)));
 
-        let same = compare(baseline.clone(), baseline, None, |_| false).expect("events");
+        let same = compare(baseline.clone(), baseline, None, |_| Trouble::None).expect("events");
         assert_eq!(same.deviation, 0.0);
     }
 
@@ -471,11 +486,17 @@ mod tests {
             }
             events
         };
+        let trouble = |step: Step| {
+            if step == error {
+                Trouble::Error
+            } else {
+                Trouble::None
+            }
+        };
         let baseline: Vec<Event> = (0..40).flat_map(|n| with_error(n, n % 2 == 0)).collect();
         let breach: Vec<Event> = (0..40).flat_map(|n| with_error(n, false)).collect();
-        let recovered =
-            compare(baseline.clone(), breach.clone(), None, |step| step == error).expect("events");
-        let failing = compare(breach, baseline, None, |step| step == error).expect("events");
+        let recovered = compare(baseline.clone(), breach.clone(), None, trouble).expect("events");
+        let failing = compare(breach, baseline, None, trouble).expect("events");
         assert!(
             recovered.deviation < failing.deviation,
             "{recovered:?} {failing:?}"
@@ -507,7 +528,7 @@ mod tests {
         };
         let baseline: Vec<Event> = (0..60).flat_map(|n| request(n, n % 10 != 0)).collect();
         let breach: Vec<Event> = (0..60).flat_map(|n| request(n, n % 10 == 0)).collect();
-        let change = compare(baseline, breach, None, |_| false).expect("events");
+        let change = compare(baseline, breach, None, |_| Trouble::None).expect("events");
         assert!(change.deviation < 1.0, "{change:?}");
     }
 
@@ -531,7 +552,7 @@ mod tests {
         };
         let baseline: Vec<Event> = (0..100).flat_map(|n| kind(n, n % 10 == 0)).collect();
         let breach: Vec<Event> = (0..100).flat_map(|n| kind(n, n % 2 == 0)).collect();
-        let change = compare(baseline, breach, None, |_| false).expect("events");
+        let change = compare(baseline, breach, None, |_| Trouble::None).expect("events");
         assert_eq!(change.deviation, 0.0, "{change:?}");
     }
 }
