@@ -89,10 +89,15 @@ fn fault_free_for<'a>(periods: &'a [FaultFreePeriod], day: &str) -> Option<&'a F
         })
 }
 
+/// How long before a recorded injection the preceding baseline ends.
+const PRECEDING_GUARD: u64 = 60 * SECOND;
+
 /// Windows for every fault (sorted by injection time); `span_starts` sorted.
 ///
-/// The window runs from the injection while the data lasts: until the last span that starts
-/// within `max_window`, and never into the next injection.
+/// The window runs from the injection for `max_window`, never into the next injection: spans
+/// may stop before the per-minute metrics and the logs do, so it is not cut at the last span.
+/// A preceding baseline ends `PRECEDING_GUARD` before the injection: recorded injection times
+/// lag the first effects of a fault by up to a minute, so the minute before is not fault-free.
 pub fn plan(
     faults: &[Fault],
     span_starts: &[u64],
@@ -112,11 +117,7 @@ pub fn plan(
             .min(next_injection.unwrap_or(u64::MAX))
             .max(injected + SECOND);
         let in_window = between(span_starts, injected, longest_to);
-        let window_to = match in_window.end.checked_sub(1) {
-            Some(last) if !in_window.is_empty() => second_after(span_starts[last]).min(longest_to),
-            _ => longest_to,
-        };
-        let window = TimeRange::new(injected, window_to);
+        let window = TimeRange::new(injected, longest_to);
         let window_length = window.to - window.from;
 
         let previous_window_end = faults[..index]
@@ -126,14 +127,15 @@ pub fn plan(
         let preceding_from = previous_window_end
             .unwrap_or(0)
             .max(injected.saturating_sub(settings.lookback));
-        let preceding = (preceding_from < injected).then(|| {
-            let spans = between(span_starts, preceding_from, injected);
+        let preceding_to = injected.saturating_sub(PRECEDING_GUARD);
+        let preceding = (preceding_from < preceding_to).then(|| {
+            let spans = between(span_starts, preceding_from, preceding_to);
             let from = spans
                 .clone()
                 .next()
                 .map(|first| floor_second(span_starts[first]).max(floor_second(preceding_from)))
                 .unwrap_or(preceding_from);
-            (TimeRange::new(from, injected), spans.len())
+            (TimeRange::new(from, preceding_to), spans.len())
         });
         let preceding_with_data = preceding.filter(|(_, spans)| *spans > 0);
         let construct = fault_free_for(fault_free, &fault.day).map(|period| {
@@ -222,18 +224,17 @@ mod tests {
     }
 
     #[test]
-    fn the_window_ends_with_the_data_and_before_the_next_injection() {
+    fn the_window_lasts_its_length_but_stops_at_the_next_injection() {
         let faults = vec![fault("d", T0), fault("d", T0 + 2 * MINUTE)];
         let mut starts = spans_every_ten_seconds(T0 - MINUTE, T0 + 90 * SECOND);
         starts.extend(spans_every_ten_seconds(T0 + 2 * MINUTE, T0 + 10 * MINUTE));
         let cases = plan(&faults, &starts, &[], &settings(BaselinePolicy::Auto));
-        // Data stops 80 s after the first injection.
-        assert_eq!(cases[0].window, TimeRange::new(T0, T0 + 81 * SECOND));
+        // Spans stop 80 s after the first injection; metrics and logs may not.
+        assert_eq!(cases[0].window, TimeRange::new(T0, T0 + 2 * MINUTE));
         assert_eq!(cases[0].window_spans, 9);
-        // The second window is cut at its maximum length, after its last span's start.
         assert_eq!(
             cases[1].window,
-            TimeRange::new(T0 + 2 * MINUTE, T0 + 291 * SECOND)
+            TimeRange::new(T0 + 2 * MINUTE, T0 + 5 * MINUTE)
         );
     }
 
@@ -268,8 +269,12 @@ mod tests {
             &settings(BaselinePolicy::Auto),
         );
         assert_eq!(cases[0].baseline_source, BaselineSource::Preceding);
-        assert_eq!(cases[0].baseline, TimeRange::new(T0 - 5 * MINUTE, T0));
-        assert_eq!(cases[0].baseline_spans, 30);
+        // The minute before the injection is left out: effects come before the label.
+        assert_eq!(
+            cases[0].baseline,
+            TimeRange::new(T0 - 5 * MINUTE, T0 - MINUTE)
+        );
+        assert_eq!(cases[0].baseline_spans, 24);
     }
 
     #[test]
@@ -279,7 +284,7 @@ mod tests {
         let cases = plan(&faults, &starts, &[], &settings(BaselinePolicy::Preceding));
         assert_eq!(
             cases[1].baseline,
-            TimeRange::new(T0 + 3 * MINUTE, T0 + 5 * MINUTE)
+            TimeRange::new(T0 + 3 * MINUTE, T0 + 4 * MINUTE)
         );
     }
 
