@@ -54,7 +54,12 @@ pub fn fetch(
     let (breach, baseline) = std::thread::scope(|scope| {
         let baseline = scope.spawn(|| telemetry(store, subject.baseline));
         let breach = telemetry(store, subject.window);
-        (breach, baseline.join().expect("reading the baseline window panicked"))
+        (
+            breach,
+            baseline
+                .join()
+                .expect("reading the baseline window panicked"),
+        )
     });
     let (breach, baseline) = (breach?, baseline?);
     let earliest = subject.baseline.from.min(subject.window.from);
