@@ -10,8 +10,14 @@
 //! is from what the baseline predicts, weighted by how complete the change is (a step that
 //! vanished or appeared counts fully, a proportion that shifted counts little), and the sum is
 //! taken as a share of the service's transitions in the breach window.
+//!
+//! A fault rarely takes hold exactly where the window starts (an agent attaches, a rollout
+//! reaches the pod some seconds later), and the requests before it dilute a change that is
+//! complete after it. So when a step the baseline dominantly took stopped partway through the
+//! window and never came back, the flow is also judged from that onset on, and the stronger of
+//! the two judgements counts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sloscope_model::TraceId;
 
@@ -83,12 +89,22 @@ pub(crate) struct FlowChange {
     /// baseline predicts at least [`MIN_VANISHED`] of them, and they (almost) never followed.
     /// With how many were expected and seen, the largest first.
     pub vanished: Vec<(Step, f64, f64)>,
+    /// When the change was judged from a step that stopped partway through the breach window:
+    /// the start of the first request after its last occurrence.
+    pub onset_unix_nano: Option<u64>,
 }
 
 /// A step predicted fewer times than this is not judged as vanished.
 pub(crate) const MIN_VANISHED: f64 = 5.0;
 /// A step seen at most this share of its prediction has vanished.
 const VANISHED_SHARE: f64 = 0.1;
+
+/// A transition the baseline took at least this share of the times its source happened can
+/// mark where a change began when it stops.
+const ONSET_SHARE: f64 = 0.6;
+/// The share of the service's traces in the breach window that must follow an onset: a change
+/// that holds only at the very end of the window is too little to judge apart.
+const ONSET_MIN_TRACES: f64 = 0.5;
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Transition {
@@ -104,13 +120,18 @@ struct Counts {
     total: u32,
 }
 
-fn count(mut events: Vec<Event>) -> Counts {
+/// Sorts events by trace, then time, then step: the order in which transitions are read.
+fn sort_events(events: &mut [Event]) {
     events.sort_by(|a, b| {
         a.trace
             .cmp(&b.trace)
             .then(a.time.cmp(&b.time))
             .then(a.step.cmp(&b.step))
     });
+}
+
+fn count(mut events: Vec<Event>) -> Counts {
+    sort_events(&mut events);
     let mut counts = Counts {
         transitions: HashMap::new(),
         sources: HashMap::new(),
@@ -145,7 +166,8 @@ fn count(mut events: Vec<Event>) -> Counts {
 }
 
 /// How the flow changed from `baseline` to `breach`, with the deviation per request of the
-/// service when `requests` is known; None when the breach has no events.
+/// service when the start times of its `requests` in the breach window are known; None when
+/// the breach has no events.
 ///
 /// Not every change weighs the same. A step that stopped following one it mostly followed is a
 /// broken path (a method that throws before its next line); a step that now follows where it
@@ -154,17 +176,140 @@ fn count(mut events: Vec<Event>) -> Counts {
 /// step that moved (it follows another step now, but happens as often as the baseline
 /// predicts) is a reordering, as concurrent work and clocks make, not a change: each
 /// transition weighs as much as its target step vanished (or appeared) overall.
+///
+/// When a step stopped partway through the window (see [`onset`]), the requests from then on
+/// are judged too, and the judgement with the larger deviation per request is the answer.
 pub(crate) fn compare(
     baseline: Vec<Event>,
     breach: Vec<Event>,
-    requests: Option<u32>,
+    requests: Option<&[u64]>,
     mut trouble: impl FnMut(Step) -> Trouble,
 ) -> Option<FlowChange> {
     if breach.is_empty() {
         return None;
     }
     let before = count(baseline);
-    let after = count(breach);
+    let requests_since = |since: u64| -> Option<u32> {
+        let starts = requests?;
+        let count = starts.iter().filter(|start| **start >= since).count();
+        Some(u32::try_from(count).unwrap_or(u32::MAX))
+    };
+    let onset = onset(&before, &breach, &mut trouble);
+    let whole = judge(
+        &before,
+        &count(breach.clone()),
+        requests_since(0),
+        &mut trouble,
+    );
+    let Some(onset_unix_nano) = onset else {
+        return Some(whole);
+    };
+    let mut trace_starts: HashMap<TraceId, u64> = HashMap::new();
+    for event in &breach {
+        let start = trace_starts.entry(event.trace).or_insert(event.time);
+        *start = (*start).min(event.time);
+    }
+    let later: Vec<Event> = breach
+        .into_iter()
+        .filter(|event| trace_starts[&event.trace] >= onset_unix_nano)
+        .collect();
+    let mut since_onset = judge(
+        &before,
+        &count(later),
+        requests_since(onset_unix_nano),
+        &mut trouble,
+    );
+    since_onset.onset_unix_nano = Some(onset_unix_nano);
+    Some(if since_onset.share > whole.share {
+        since_onset
+    } else {
+        whole
+    })
+}
+
+/// Where in the breach window a transition the baseline dominantly took (at least
+/// [`ONSET_SHARE`] of the times its source happened) stopped for good: the start of the first
+/// trace after its last occurrence. The traces from there on must be at least
+/// [`ONSET_MIN_TRACES`] of the window's and predict at least [`MIN_VANISHED`] occurrences of
+/// it, so that a dominant step missing a few times by chance marks nothing. Of several such
+/// transitions, the one predicted most often (then the earliest) marks the onset. A transition
+/// that never happened in the window marks none: the whole window already shows it.
+fn onset(
+    before: &Counts,
+    breach: &[Event],
+    mut trouble: impl FnMut(Step) -> Trouble,
+) -> Option<u64> {
+    let mut events = breach.to_vec();
+    sort_events(&mut events);
+    // Each trace's transitions, as `count` reads them, with the time of its first step.
+    let mut traces: Vec<TraceTransitions> = Vec::new();
+    for trace_events in events.chunk_by(|a, b| a.trace == b.trace) {
+        let mut steps: Vec<Step> = trace_events.iter().map(|event| event.step).collect();
+        steps.dedup();
+        steps.push(Step::End);
+        let transitions = steps.windows(2).map(|pair| (pair[0], pair[1])).collect();
+        traces.push(TraceTransitions {
+            start: trace_events[0].time,
+            trace: trace_events[0].trace,
+            transitions,
+        });
+    }
+    traces.sort_by(|a, b| a.start.cmp(&b.start).then(a.trace.cmp(&b.trace)));
+    let min_later_traces = ONSET_MIN_TRACES * traces.len() as f64;
+    // Walking back from the last trace: each transition's first sighting is its last
+    // occurrence, and the sources counted so far are those of the traces after it.
+    let mut later_sources: HashMap<Step, u32> = HashMap::new();
+    let mut settled: HashSet<(Step, Step)> = HashSet::new();
+    let mut best: Option<(f64, u64)> = None;
+    for position in (0..traces.len()).rev() {
+        let later_traces = traces.len() - position - 1;
+        for &(from, to) in &traces[position].transitions {
+            if !settled.insert((from, to)) {
+                continue;
+            }
+            let source_before = before.sources.get(&from).copied().unwrap_or(0);
+            let count_before = before.transitions.get(&(from, to)).copied().unwrap_or(0);
+            if source_before < MIN_SOURCE_COUNT || (later_traces as f64) < min_later_traces {
+                continue;
+            }
+            let baseline_share = f64::from(count_before) / f64::from(source_before);
+            if baseline_share < ONSET_SHARE || trouble(to) != Trouble::None {
+                continue;
+            }
+            let expected =
+                baseline_share * f64::from(later_sources.get(&from).copied().unwrap_or(0));
+            let Some(TraceTransitions { start, .. }) = traces.get(position + 1) else {
+                continue;
+            };
+            if expected >= MIN_VANISHED
+                && best.is_none_or(|(most, earliest)| {
+                    expected > most || (expected == most && *start < earliest)
+                })
+            {
+                best = Some((expected, *start));
+            }
+        }
+        for &(from, _) in &traces[position].transitions {
+            *later_sources.entry(from).or_default() += 1;
+        }
+    }
+    best.map(|(_, start)| start)
+}
+
+/// One trace's transitions of a service, in order, with the time of its first step.
+struct TraceTransitions {
+    start: u64,
+    trace: TraceId,
+    transitions: Vec<(Step, Step)>,
+}
+
+/// The flow change of `after` against `before` (see [`compare`]).
+fn judge(
+    before: &Counts,
+    after: &Counts,
+    requests: Option<u32>,
+    mut trouble: impl FnMut(Step) -> Trouble,
+) -> FlowChange {
     // Targets of each source in either window.
     let mut targets: BTreeMap<Step, Vec<Step>> = BTreeMap::new();
     for (from, to) in before.transitions.keys().chain(after.transitions.keys()) {
@@ -280,13 +425,14 @@ pub(crate) fn compare(
         .map(|(step, (expected, observed))| (*step, *expected, *observed))
         .collect();
     vanished.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    Some(FlowChange {
+    FlowChange {
         share: deviation / requests.unwrap_or(after.total).max(1) as f64,
         deviation,
         transitions: after.total,
         strongest: strongest.map(|(_, transition)| transition),
         vanished,
-    })
+        onset_unix_nano: None,
+    }
 }
 
 /// Each service's flow compared across the windows (by interned service), with a sentence on
@@ -297,12 +443,14 @@ pub(crate) fn flows(
 ) -> BTreeMap<u32, ServiceFlow> {
     let names = &context.names;
     let mut events: Vec<(Vec<Event>, Vec<Event>)> = vec![(Vec::new(), Vec::new()); names.len()];
-    // Requests each service served in the breach window: deviations are counted per request.
-    let mut requests: Vec<u32> = vec![0; names.len()];
+    // When each request a service served in the breach window started: deviations are counted
+    // per request (of those after the onset, when the change is judged from one).
+    let mut requests: Vec<Vec<u64>> = vec![Vec::new(); names.len()];
     let breach_index = &context.breach.spans;
     for position in 0..breach_index.len() {
         if breach_index.is_entry(position) {
-            requests[breach_index.service[position] as usize] += 1;
+            requests[breach_index.service[position] as usize]
+                .push(breach_index.spans[position].start_unix_nano);
         }
     }
     for (window, is_breach) in [(&context.baseline, false), (&context.breach, true)] {
@@ -356,8 +504,10 @@ pub(crate) fn flows(
             },
             Step::Start | Step::End => Trouble::None,
         };
-        let requests = (requests[service as usize] > 0).then_some(requests[service as usize]);
-        let Some(change) = compare(baseline, breach, requests, &mut trouble) else {
+        let service_requests = &requests[service as usize];
+        let service_requests =
+            (!service_requests.is_empty()).then_some(service_requests.as_slice());
+        let Some(change) = compare(baseline, breach, service_requests, &mut trouble) else {
             continue;
         };
         let describe = |step: Step| match step {
@@ -370,9 +520,14 @@ pub(crate) fn flows(
             },
         };
         let name = names.name(service);
+        // The onset, in seconds into the breach window.
+        let since = change.onset_unix_nano.map_or(String::new(), |onset| {
+            let seconds = onset.saturating_sub(context.inputs.subject.window.from) as f64 / 1e9;
+            format!(" from {seconds:.0} s into the window on")
+        });
         let text = match &change.strongest {
             Some(transition) => format!(
-                "the code path of {name} changed ({:.2} deviating steps per request): after {}, {} followed {} of {} times (baseline {} of {})",
+                "the code path of {name} changed{since} ({:.2} deviating steps per request): after {}, {} followed {} of {} times (baseline {} of {})",
                 change.share,
                 describe(transition.from),
                 describe(transition.to),
@@ -470,6 +625,46 @@ mod tests {
 
         let same = compare(baseline.clone(), baseline, None, |_| Trouble::None).expect("events");
         assert_eq!(same.deviation, 0.0);
+    }
+
+    #[test]
+    fn a_step_that_stopped_partway_through_the_window_is_judged_from_then_on() {
+        // Request `number` at time `number * 10`, logging `done` unless it is at or after
+        // `stops_at`.
+        let requests = |stops_at: u8| -> Vec<Event> {
+            (0..40)
+                .flat_map(|number| {
+                    request(number, number < stops_at)
+                        .into_iter()
+                        .map(move |event| Event {
+                            time: u64::from(number) * 10 + event.time,
+                            ..event
+                        })
+                })
+                .collect()
+        };
+        let baseline = requests(40);
+        let starts: Vec<u64> = (0..40).map(|number| number * 10 + 1).collect();
+        // The fault took hold at the 16th request: `done` never followed again.
+        let broken = requests(15);
+        let whole = judge(
+            &count(baseline.clone()),
+            &count(broken.clone()),
+            Some(40),
+            |_| Trouble::None,
+        );
+        let change =
+            compare(baseline.clone(), broken, Some(&starts), |_| Trouble::None).expect("events");
+        assert_eq!(change.onset_unix_nano, Some(151), "{change:?}");
+        assert!(change.share > whole.share, "{change:?} {whole:?}");
+        // From the onset on, `done` vanished; over the whole window it only became rarer.
+        assert_eq!(change.vanished.len(), 1, "{change:?}");
+        assert!(whole.vanished.is_empty(), "{whole:?}");
+
+        // Missing from only the last few requests marks no onset: too little to judge apart.
+        let late =
+            compare(baseline, requests(30), Some(&starts), |_| Trouble::None).expect("events");
+        assert_eq!(late.onset_unix_nano, None, "{late:?}");
     }
 
     #[test]
