@@ -32,9 +32,22 @@ struct Attribute {
 }
 
 impl Attribute {
-    fn kind(&self) -> CauseKind {
+    /// A version points at a deployment only when the baseline did not run it; a version the
+    /// service already ran says no more than that the bad requests pass through the service.
+    fn kind(&self, context: &Context) -> CauseKind {
         match self.key.as_str() {
-            "service.version" => CauseKind::Deployment,
+            "service.version" => {
+                let known = context
+                    .baseline
+                    .versions
+                    .get(&self.owner)
+                    .is_some_and(|versions| versions.contains_key(&self.value));
+                if known {
+                    CauseKind::Dependency
+                } else {
+                    CauseKind::Deployment
+                }
+            }
             "service" | "operation" | "dependency" => CauseKind::Dependency,
             _ => CauseKind::Unknown,
         }
@@ -157,10 +170,11 @@ pub(crate) fn run<'a>(context: &Context<'a>) -> Vec<Finding> {
         if difference < MIN_DIFFERENCE || bad_hits[id] < MIN_REQUESTS as u32 {
             continue;
         }
-        if attribute.owner == context.subject() && attribute.kind() == CauseKind::Dependency {
+        let kind = attribute.kind(context);
+        if attribute.owner == context.subject() && kind == CauseKind::Dependency {
             continue; // the subject's own operations are the symptom being explained
         }
-        best.entry((attribute.owner.clone(), attribute.kind()))
+        best.entry((attribute.owner.clone(), kind))
             .or_default()
             .push((difference, id));
     }
