@@ -135,6 +135,33 @@ pub(crate) fn request_start(first_minute: u64, request: u32, per_minute: u32) ->
     first_minute * MINUTE_NANOS + u64::from(request) * MINUTE_NANOS / u64::from(per_minute)
 }
 
+/// Ten minutes from `first_minute` of `front` calling `back`, `per_minute` requests a minute,
+/// each with the given times in ms (see [`call`]).
+pub(crate) fn front_back_window(
+    first_minute: u64,
+    per_minute: u32,
+    front_ms: f64,
+    gap_ms: f64,
+    back_ms: f64,
+) -> Telemetry {
+    let mut spans = Vec::new();
+    for request in 0..per_minute * 10 {
+        let start = request_start(first_minute, request, per_minute);
+        let trace = first_minute as u32 * 100_000 + request;
+        spans.extend(call(
+            trace,
+            trace * 3,
+            "front",
+            "back",
+            start,
+            front_ms,
+            gap_ms,
+            back_ms,
+        ));
+    }
+    telemetry(spans, Vec::new(), Vec::new())
+}
+
 /// Calls of a `caller` server span to a `callee` over a client span, with the given times in
 /// ms: caller self time, gap on the wire (both ways together), callee time. Returns the spans
 /// of one request: the caller's server span, its client span, the callee's server span.

@@ -101,25 +101,10 @@ fn throughput_ratio(degradation: &Degradation) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{call, inputs, request_start, telemetry};
+    use crate::testing::{front_back_window, inputs};
 
     fn window(first_minute: u64, per_minute: u32, front_ms: f64) -> crate::input::Telemetry {
-        let mut spans = Vec::new();
-        for request in 0..per_minute * 10 {
-            let start = request_start(first_minute, request, per_minute);
-            let trace = first_minute as u32 * 100_000 + request;
-            spans.extend(call(
-                trace,
-                trace * 3,
-                "front",
-                "back",
-                start,
-                front_ms,
-                1.0,
-                5.0,
-            ));
-        }
-        telemetry(spans, Vec::new(), Vec::new())
+        front_back_window(first_minute, per_minute, front_ms, 1.0, 5.0)
     }
 
     #[test]

@@ -124,26 +124,11 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{call, inputs, request_start, telemetry};
+    use crate::testing::{front_back_window, inputs};
 
     /// 20 requests a minute for ten minutes: `front` calls `back`.
     fn window(first_minute: u64, gap_ms: f64, callee_ms: f64) -> crate::input::Telemetry {
-        let mut spans = Vec::new();
-        for request in 0..200u32 {
-            let start = request_start(first_minute, request, 20);
-            let trace = first_minute as u32 * 1000 + request;
-            spans.extend(call(
-                trace,
-                trace * 3,
-                "front",
-                "back",
-                start,
-                2.0,
-                gap_ms,
-                callee_ms,
-            ));
-        }
-        telemetry(spans, Vec::new(), Vec::new())
+        front_back_window(first_minute, 20, 2.0, gap_ms, callee_ms)
     }
 
     #[test]

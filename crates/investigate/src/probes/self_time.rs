@@ -139,25 +139,10 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{call, inputs, request_start, telemetry};
+    use crate::testing::{front_back_window, inputs};
 
     fn window(first_minute: u64, front_ms: f64, back_ms: f64) -> crate::input::Telemetry {
-        let mut spans = Vec::new();
-        for request in 0..200u32 {
-            let start = request_start(first_minute, request, 20);
-            let trace = first_minute as u32 * 1000 + request;
-            spans.extend(call(
-                trace,
-                trace * 3,
-                "front",
-                "back",
-                start,
-                front_ms,
-                1.0,
-                back_ms,
-            ));
-        }
-        telemetry(spans, Vec::new(), Vec::new())
+        front_back_window(first_minute, 20, front_ms, 1.0, back_ms)
     }
 
     #[test]
