@@ -797,12 +797,7 @@ impl Shop {
 
     fn customers(&mut self, call: Call, route: &'static str) -> Outcome {
         let pod = call.pod;
-        let span_id = self.span_id();
-        let inner = Call {
-            parent: span_id,
-            ..call
-        };
-        let mut now = call.start + self.contention_wait(pod) + self.cpu(pod, 1.2, 0.4);
+        let (span_id, inner, mut now) = self.arrive(call, 1.2, 0.4);
         let customer = self.rng.u32(1..50_000);
         let (statement, median_ms, sigma) = match self.pods[pod].flaw {
             // A sequential scan of loyalty_accounts for every customer.
@@ -860,12 +855,7 @@ impl Shop {
 
     fn catalog(&mut self, call: Call, route: &'static str, path: String) -> Outcome {
         let pod = call.pod;
-        let span_id = self.span_id();
-        let inner = Call {
-            parent: span_id,
-            ..call
-        };
-        let mut now = call.start + self.contention_wait(pod) + self.cpu(pod, 1.5, 0.5);
+        let (span_id, inner, mut now) = self.arrive(call, 1.5, 0.5);
         // A heap under pressure stops the world now and then.
         let profile = Service::Catalog.profile();
         let pressure = heap_pressure(
@@ -936,12 +926,7 @@ impl Shop {
 
     fn orders(&mut self, call: Call, method: &'static str) -> Outcome {
         let pod = call.pod;
-        let span_id = self.span_id();
-        let inner = Call {
-            parent: span_id,
-            ..call
-        };
-        let mut now = call.start + self.contention_wait(pod) + self.cpu(pod, 0.8, 0.4);
+        let (span_id, inner, mut now) = self.arrive(call, 0.8, 0.4);
         let customer = self.rng.u32(1..50_000);
         if chance(&mut self.rng, 0.000_1) {
             now += lognormal_nanos(&mut self.rng, 400.0, 0.5);
@@ -1172,8 +1157,7 @@ impl Shop {
 
     fn payments(&mut self, call: Call) -> Outcome {
         let pod = call.pod;
-        let span_id = self.span_id();
-        let mut now = call.start + self.contention_wait(pod) + self.cpu(pod, 2.0, 0.4);
+        let (span_id, _, mut now) = self.arrive(call, 2.0, 0.4);
         let order = self.rng.u32(100_000..999_999);
         let amount = 5.0 + 200.0 * self.rng.f64();
         let client_id = self.span_id();
@@ -1581,6 +1565,19 @@ impl Shop {
             value,
             attributes,
         });
+    }
+
+    /// A request arriving at `call.pod`: its span id, the call its children make, and when its
+    /// first stretch of work ends (after waiting for CPU, `cpu_median_ms` of it).
+    fn arrive(&mut self, call: Call, cpu_median_ms: f64, sigma: f64) -> (SpanId, Call, u64) {
+        let span_id = self.span_id();
+        let now =
+            call.start + self.contention_wait(call.pod) + self.cpu(call.pod, cpu_median_ms, sigma);
+        let inner = Call {
+            parent: span_id,
+            ..call
+        };
+        (span_id, inner, now)
     }
 
     /// A stretch of CPU work on `pod` (log-normal around `median_ms`), counted towards its
