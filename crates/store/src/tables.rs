@@ -10,8 +10,8 @@ use std::sync::{Arc, LazyLock};
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanBuilder, FixedSizeBinaryArray, FixedSizeBinaryBuilder,
-    Float64Builder, Int32Builder, Int64Builder, RecordBatch, StringBuilder, UInt8Builder,
-    UInt64Builder,
+    Float64Builder, Int32Builder, Int64Builder, RecordBatch, StringArray, StringBuilder,
+    UInt8Builder, UInt64Builder,
 };
 use arrow::datatypes::{
     DataType, Field, Float64Type, Int32Type, Int64Type, Schema, SchemaRef, UInt8Type, UInt64Type,
@@ -335,6 +335,24 @@ pub fn points_to_batch(points: &[MetricPoint]) -> RecordBatch {
     RecordBatch::try_new(METRIC_SCHEMA.clone(), columns).expect("columns match the metric schema")
 }
 
+/// A text column of a batch of one of the tables (their schemas are fixed, so it is there).
+fn text_column(batch: &RecordBatch, name: &str) -> StringArray {
+    batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_string::<i32>()
+        .clone()
+}
+
+/// An id column of a batch of one of the tables.
+fn binary_column(batch: &RecordBatch, name: &str) -> FixedSizeBinaryArray {
+    batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_fixed_size_binary()
+        .clone()
+}
+
 fn json_value(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or(serde_json::Value::Null)
 }
@@ -421,20 +439,8 @@ pub struct SpanFacts {
 }
 
 pub fn span_facts(batch: &RecordBatch) -> Vec<SpanFacts> {
-    let string = |name: &str| {
-        batch
-            .column_by_name(name)
-            .expect("span column")
-            .as_string::<i32>()
-            .clone()
-    };
-    let binary = |name: &str| {
-        batch
-            .column_by_name(name)
-            .expect("span column")
-            .as_fixed_size_binary()
-            .clone()
-    };
+    let string = |name: &str| text_column(batch, name);
+    let binary = |name: &str| binary_column(batch, name);
     let primitive = |name: &str| batch.column_by_name(name).expect("span column").clone();
     let (service, version, name, operation) = (
         string("service"),
@@ -514,20 +520,8 @@ pub struct LogRow {
 }
 
 pub fn log_rows(batch: &RecordBatch) -> Vec<LogRow> {
-    let string = |name: &str| {
-        batch
-            .column_by_name(name)
-            .expect("log column")
-            .as_string::<i32>()
-            .clone()
-    };
-    let binary = |name: &str| {
-        batch
-            .column_by_name(name)
-            .expect("log column")
-            .as_fixed_size_binary()
-            .clone()
-    };
+    let string = |name: &str| text_column(batch, name);
+    let binary = |name: &str| binary_column(batch, name);
     let service = string("service");
     let environment = string("environment");
     let severity_text = string("severity_text");
@@ -580,13 +574,7 @@ pub struct PointRow {
 }
 
 pub fn point_rows(batch: &RecordBatch) -> Vec<PointRow> {
-    let string = |name: &str| {
-        batch
-            .column_by_name(name)
-            .expect("metric column")
-            .as_string::<i32>()
-            .clone()
-    };
+    let string = |name: &str| text_column(batch, name);
     let name = string("name");
     let service = string("service");
     let kind = string("kind");
