@@ -121,7 +121,7 @@ pub async fn detail(State(state): State<ApiState>, Path(id): Path<String>) -> Pa
             "top cause",
             format!(
                 "{} in {}",
-                escape(&kind_label(top.kind)),
+                escape(kind_label(top.kind)),
                 escape(&top.service)
             ),
         );

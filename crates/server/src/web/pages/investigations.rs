@@ -5,20 +5,14 @@
 use std::fmt::Write as _;
 
 use axum::extract::{Path, State};
-use sloscope_investigate::{CauseKind, Report};
+use sloscope_investigate::Report;
+pub use sloscope_investigate::markdown::kind_label;
 
 use crate::api::ApiState;
 use crate::error::ApiError;
 use crate::investigations::Investigation;
 use crate::web::html::{count, escape, number, path_segment, percent, time};
 use crate::web::{PageResult, Section, page};
-
-pub fn kind_label(kind: CauseKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|value| value.as_str().map(|text| text.replace('_', " ")))
-        .unwrap_or_default()
-}
 
 pub async fn list(State(state): State<ApiState>) -> PageResult {
     let records = state.investigations.list();
@@ -37,7 +31,7 @@ pub async fn list(State(state): State<ApiState>) -> PageResult {
             .map(|cause| {
                 format!(
                     "{} in {} ({:.0} %)",
-                    escape(&kind_label(cause.kind)),
+                    escape(kind_label(cause.kind)),
                     escape(&cause.service),
                     cause.confidence * 100.0
                 )
@@ -103,7 +97,7 @@ pub fn report_html(record: &Investigation) -> String {
             out,
             "<section class=\"cause\"><h3>{}. {} in <a href=\"/services/{}\">{}</a></h3><p><span class=\"confidence\" title=\"confidence\"><i style=\"width:{:.0}%\"></i></span> {:.0} % confidence</p><p>{}</p>",
             cause.rank,
-            escape(&kind_label(cause.kind)),
+            escape(kind_label(cause.kind)),
             path_segment(&cause.service),
             escape(&cause.service),
             (cause.confidence * 100.0).clamp(0.0, 100.0),
