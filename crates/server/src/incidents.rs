@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sloscope_investigate::markdown::format_time;
+use sloscope_investigate::markdown::{format_time, kind_label};
 use sloscope_investigate::{CauseKind, Subject};
 use sloscope_model::TimeRange;
 use sloscope_slo::spec::{Scope, SloSpec};
@@ -163,12 +163,15 @@ impl Incidents {
         }
     }
 
-    /// Changes one incident and keeps the list; returns what `change` returned.
+    /// Changes one incident and keeps the list when it changed; returns what `change` returned.
     fn update<T>(&self, id: &str, change: impl FnOnce(&mut Incident) -> T) -> Option<T> {
         let mut list = self.list.lock().expect("incidents lock");
         let incident = list.iter_mut().find(|incident| incident.id == id)?;
+        let before = incident.clone();
         let result = change(incident);
-        self.save(&list);
+        if *incident != before {
+            self.save(&list);
+        }
         Some(result)
     }
 
@@ -181,6 +184,15 @@ impl Incidents {
     pub fn list(&self) -> Vec<Incident> {
         let list = self.list.lock().expect("incidents lock");
         list.iter().rev().cloned().collect()
+    }
+
+    /// Ids and SLOs of the incidents not resolved yet.
+    fn unresolved(&self) -> Vec<(String, String)> {
+        let list = self.list.lock().expect("incidents lock");
+        list.iter()
+            .filter(|incident| incident.state != IncidentState::Resolved)
+            .map(|incident| (incident.id.clone(), incident.slo.clone()))
+            .collect()
     }
 
     fn unresolved_of(&self, slo: &str) -> Option<String> {
@@ -489,14 +501,7 @@ impl IncidentWorker {
     /// Resolves mitigated incidents whose SLO has been within target for the recovery time.
     fn check_recovery(&self, slos: &SloEngine, now: u64) {
         let evaluations = slos.evaluations();
-        let candidates: Vec<(String, String)> = self
-            .incidents
-            .list()
-            .into_iter()
-            .filter(|incident| incident.state != IncidentState::Resolved)
-            .map(|incident| (incident.id, incident.slo))
-            .collect();
-        for (id, slo) in candidates {
+        for (id, slo) in self.incidents.unresolved() {
             let Some(evaluation) = evaluations.get(&slo) else {
                 continue;
             };
@@ -547,13 +552,6 @@ fn within_target(evaluation: &Evaluation) -> bool {
     let calm = shortest
         .is_some_and(|window| window.total > 0 && window.burn_rate.is_some_and(|rate| rate <= 1.0));
     calm && !burning_fast(evaluation)
-}
-
-fn kind_label(kind: CauseKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|value| value.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 /// Adds the investigation's findings to the timeline.
