@@ -73,32 +73,42 @@ pub fn slo_context(spec: &SloSpec, budget_remaining: Option<f64>) -> SloContext 
     }
 }
 
+/// The range between two named times, which must be in order and at most 7 days apart.
+fn checked_range(
+    what: &str,
+    (from_name, from): (&str, &TimeValue),
+    (to_name, to): (&str, &TimeValue),
+) -> Result<TimeRange, ApiError> {
+    let range = TimeRange {
+        from: parse_time(from_name, from)?,
+        to: parse_time(to_name, to)?,
+    };
+    if range.from >= range.to {
+        return Err(ApiError::BadRequest(format!(
+            "`{from_name}` must be before `{to_name}`"
+        )));
+    }
+    if range.to - range.from > MAX_WINDOW_NANOS {
+        return Err(ApiError::BadRequest(format!(
+            "the {what} is longer than 7 days; name a shorter one"
+        )));
+    }
+    Ok(range)
+}
+
 fn subject_of(request: &InvestigationRequest) -> Result<Subject, ApiError> {
     if request.service.trim().is_empty() {
         return Err(ApiError::BadRequest("`service` is empty".into()));
     }
-    let window = TimeRange {
-        from: parse_time("from", &request.from)?,
-        to: parse_time("to", &request.to)?,
-    };
-    if window.from >= window.to {
-        return Err(ApiError::BadRequest("`from` must be before `to`".into()));
-    }
-    if window.to - window.from > MAX_WINDOW_NANOS {
-        return Err(ApiError::BadRequest(
-            "the window is longer than 7 days; name a shorter one".into(),
-        ));
-    }
-    let length = window.to - window.from;
+    let window = checked_range("window", ("from", &request.from), ("to", &request.to))?;
     let baseline = match (&request.baseline_from, &request.baseline_to) {
         (None, None) => TimeRange {
-            from: window.from.saturating_sub(length),
+            from: window.from.saturating_sub(window.to - window.from),
             to: window.from,
         },
-        (Some(from), Some(to)) => TimeRange {
-            from: parse_time("baseline_from", from)?,
-            to: parse_time("baseline_to", to)?,
-        },
+        (Some(from), Some(to)) => {
+            checked_range("baseline", ("baseline_from", from), ("baseline_to", to))?
+        }
         _ => {
             return Err(ApiError::BadRequest(
                 "give both `baseline_from` and `baseline_to`, or neither (the window before `from`)"
@@ -106,16 +116,6 @@ fn subject_of(request: &InvestigationRequest) -> Result<Subject, ApiError> {
             ));
         }
     };
-    if baseline.from >= baseline.to {
-        return Err(ApiError::BadRequest(
-            "`baseline_from` must be before `baseline_to`".into(),
-        ));
-    }
-    if baseline.to - baseline.from > MAX_WINDOW_NANOS {
-        return Err(ApiError::BadRequest(
-            "the baseline is longer than 7 days; name a shorter one".into(),
-        ));
-    }
     Ok(Subject {
         service: request.service.trim().to_owned(),
         operation: request
