@@ -361,6 +361,15 @@ impl ServiceGraph {
         }
     }
 
+    /// Whether any call from or to `service` is known.
+    pub fn contains(&self, service: &str) -> bool {
+        self.callees.contains_key(service)
+            || self
+                .callees
+                .values()
+                .any(|callees| callees.contains(service))
+    }
+
     pub fn callees(&self, service: &str) -> impl Iterator<Item = &str> {
         self.callees
             .get(service)

@@ -115,8 +115,15 @@ pub(crate) fn round(value: f64) -> f64 {
         return value;
     }
     let magnitude = value.abs().log10().floor() as i32;
-    let factor = 10f64.powi(3 - magnitude);
-    (value * factor).round() / factor
+    // Dividing by a power of ten below one is inexact (431600000 would print as
+    // 431599999.99999994): large values are scaled down, small ones up.
+    if magnitude >= 3 {
+        let factor = 10f64.powi(magnitude - 3);
+        (value / factor).round() * factor
+    } else {
+        let factor = 10f64.powi(3 - magnitude);
+        (value * factor).round() / factor
+    }
 }
 
 /// Milliseconds as a person reads them.
@@ -127,6 +134,22 @@ pub(crate) fn format_ms(value: f64) -> String {
         format!("{value:.1} ms")
     } else {
         format!("{value:.2} ms")
+    }
+}
+
+/// Bytes in binary units, as memory is read.
+pub(crate) fn format_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value.abs() >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 || value.abs() >= 100.0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
     }
 }
 
@@ -160,8 +183,13 @@ mod tests {
         assert_eq!(round(123.456_78), 123.5);
         assert_eq!(round(0.001_234_56), 0.001_235);
         assert_eq!(round(0.0), 0.0);
+        assert_eq!(round(431_599_999.999_999_94), 431_600_000.0);
+        assert_eq!(round(431_599_999.999_999_94).to_string(), "431600000");
         assert_eq!(format_ms(1234.4), "1234 ms");
         assert_eq!(format_percent(0.0523), "5.2 %");
+        assert_eq!(format_bytes(431_600_000.0), "412 MiB");
+        assert_eq!(format_bytes(1_073_741_824.0), "1.0 GiB");
+        assert_eq!(format_bytes(512.0), "512 B");
         assert_eq!(shorten("abc", 5), "abc");
         assert_eq!(shorten("abcdef", 3), "abc…");
     }

@@ -10,6 +10,9 @@
 //! - A cause that is only a symptom of something downstream (a dependency's degradation, error
 //!   logs of a caller) loses most of its confidence when a service it calls has a cause of its
 //!   own: the deepest degraded component is preferred.
+//! - A cause on a service the subject never calls, directly or not (its callers, mostly), cannot
+//!   make the subject slow or failing: it keeps little of its confidence. More traffic from
+//!   callers shows as load on the subject itself.
 //!
 //! Ties break on service name, then kind, so the order is the same for the same inputs.
 
@@ -33,6 +36,8 @@ const SYMPTOM_SHARE: f64 = 0.45;
 /// A cause downstream explains a symptom when its confidence is at least this share of the
 /// symptom's.
 const EXPLAINING_SHARE: f64 = 0.75;
+/// What a cause keeps of its confidence when the subject does not call its service.
+const OUTSIDE_SHARE: f64 = 0.3;
 
 /// A cause being assembled.
 #[derive(Clone, Debug)]
@@ -62,7 +67,7 @@ fn combine(confidence: f64, more: f64) -> f64 {
 fn can_be_symptom(kind: CauseKind) -> bool {
     matches!(
         kind,
-        CauseKind::Dependency | CauseKind::ErrorPattern | CauseKind::Unknown | CauseKind::Network
+        CauseKind::Dependency | CauseKind::ErrorPattern | CauseKind::Unknown
     )
 }
 
@@ -77,15 +82,31 @@ enum Explained {
 
 /// Which kinds a cause of `kind` on the same service explains, and how.
 fn explains(kind: CauseKind) -> &'static [(CauseKind, Explained)] {
-    use CauseKind::{CodeRegression, Dependency, ErrorPattern, SlowQuery};
+    use CauseKind::{
+        CodeRegression, CpuSaturation, Dependency, ErrorPattern, ResourceExhaustion, SlowQuery,
+    };
     use Explained::{Absorb, Precede};
     match kind {
-        // A saturated or leaking resource, or more traffic, makes the service's own code slower
-        // and its signals worse.
-        CauseKind::CpuSaturation
-        | CauseKind::MemoryLeak
-        | CauseKind::ResourceExhaustion
-        | CauseKind::Load => &[(CodeRegression, Absorb), (Dependency, Absorb)],
+        // A saturated resource makes the service's own code slower and its signals worse.
+        CauseKind::CpuSaturation | CauseKind::ResourceExhaustion => {
+            &[(CodeRegression, Absorb), (Dependency, Absorb)]
+        }
+        // A leak also fills the memory and keeps the collector (the CPU) busy, and a process
+        // short of memory logs and fails in new ways.
+        CauseKind::MemoryLeak => &[
+            (CodeRegression, Absorb),
+            (Dependency, Absorb),
+            (ResourceExhaustion, Absorb),
+            (CpuSaturation, Precede),
+            (ErrorPattern, Precede),
+        ],
+        // More traffic than the service can take saturates its CPU and makes it shed requests.
+        CauseKind::Load => &[
+            (CodeRegression, Absorb),
+            (Dependency, Absorb),
+            (CpuSaturation, Precede),
+            (ErrorPattern, Precede),
+        ],
         // A new version explains what changed with it.
         CauseKind::Deployment => &[
             (CodeRegression, Absorb),
@@ -121,6 +142,7 @@ pub(crate) fn rank(context: &Context<'_>, findings: Vec<Finding>) -> Vec<Cause> 
         });
     }
 
+    discount_outside(context, &mut drafts);
     absorb(&mut drafts);
     corroborate(&mut drafts);
     discount_symptoms(context, &mut drafts);
@@ -157,6 +179,12 @@ fn absorb(drafts: &mut BTreeMap<(String, CauseKind), Draft>) {
             let Some(explainer) = drafts.get_mut(&(service.clone(), *kind)) else {
                 continue;
             };
+            // A weak suspicion does not push a strong cause of its own remedy down.
+            if *how == Explained::Precede
+                && explainer.confidence < EXPLAINING_SHARE * explained_draft.confidence
+            {
+                continue;
+            }
             explainer.confidence = combine(explainer.confidence, 0.5 * explained_draft.confidence);
             for (_, finding) in &explained_draft.findings {
                 explainer
@@ -198,6 +226,30 @@ fn corroborate(drafts: &mut BTreeMap<(String, CauseKind), Draft>) {
     for (key, draft) in drafts.iter_mut() {
         let other = best_other.get(key).copied().unwrap_or(0.0);
         draft.confidence = combine(draft.confidence, CORROBORATION * other);
+    }
+}
+
+/// Causes on services the subject does not reach through its calls keep little confidence.
+fn discount_outside(context: &Context<'_>, drafts: &mut BTreeMap<(String, CauseKind), Draft>) {
+    let subject = context.subject();
+    if !context.graph.contains(subject) {
+        return; // no calls of the subject are known: nothing to tell callers from callees
+    }
+    let reached = context.graph.downstream(subject);
+    for ((service, _), draft) in drafts.iter_mut() {
+        if service == subject || reached.contains(service) {
+            continue;
+        }
+        draft.confidence *= OUTSIDE_SHARE;
+        draft.supporting.push(Evidence {
+            probe: String::from("dependencies"),
+            summary: format!(
+                "{subject} does not call {service}, directly or through others: {service} cannot be why {subject} breached"
+            ),
+            measure: String::from("outside_call_graph"),
+            baseline: None,
+            breach: None,
+        });
     }
 }
 

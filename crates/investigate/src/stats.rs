@@ -124,38 +124,35 @@ pub(crate) fn change_point(series: &[f64]) -> Option<ChangePoint> {
     })
 }
 
-/// The Theil–Sen slope of `(x, y)` points: the median of the slopes of all pairs with distinct
-/// x. Series longer than `MAX_POINTS` are thinned evenly first, which keeps it O(n²) bounded.
-pub(crate) fn theil_sen_slope(points: &[(f64, f64)]) -> Option<f64> {
+/// The Theil–Sen slope of a series cut into pieces (a sawtooth that resets): the median of the
+/// slopes of all pairs with distinct x within the same piece, so that the drops between pieces
+/// do not count. Series longer than `MAX_POINTS` are thinned evenly first, which keeps it
+/// O(n²) bounded.
+pub(crate) fn theil_sen_slope_within(pieces: &[&[(f64, f64)]]) -> Option<f64> {
     const MAX_POINTS: usize = 240;
-    let thinned: Vec<(f64, f64)> = if points.len() > MAX_POINTS {
-        let step = points.len() as f64 / MAX_POINTS as f64;
-        (0..MAX_POINTS)
-            .map(|position| points[(position as f64 * step) as usize])
-            .collect()
-    } else {
-        points.to_vec()
-    };
-    let mut slopes = Vec::with_capacity(thinned.len() * thinned.len() / 2);
-    for (position, (x_first, y_first)) in thinned.iter().enumerate() {
-        for (x_second, y_second) in &thinned[position + 1..] {
-            let run = x_second - x_first;
-            if run != 0.0 {
-                slopes.push((y_second - y_first) / run);
+    let total: usize = pieces.iter().map(|piece| piece.len()).sum();
+    let step = (total as f64 / MAX_POINTS as f64).max(1.0);
+    let mut slopes = Vec::new();
+    for piece in pieces {
+        let thinned: Vec<(f64, f64)> = if step > 1.0 {
+            let kept = ((piece.len() as f64 / step).ceil() as usize).max(2.min(piece.len()));
+            let stride = piece.len() as f64 / kept as f64;
+            (0..kept)
+                .map(|position| piece[(position as f64 * stride) as usize])
+                .collect()
+        } else {
+            piece.to_vec()
+        };
+        for (position, (x_first, y_first)) in thinned.iter().enumerate() {
+            for (x_second, y_second) in &thinned[position + 1..] {
+                let run = x_second - x_first;
+                if run != 0.0 {
+                    slopes.push((y_second - y_first) / run);
+                }
             }
         }
     }
     median(&slopes)
-}
-
-/// The share of consecutive steps of a series that do not go down (ties count as up, so a
-/// series that grows in steps still counts as steady); None for fewer than two values.
-pub(crate) fn monotonic_fraction(values: &[f64]) -> Option<f64> {
-    if values.len() < 2 {
-        return None;
-    }
-    let rising = values.windows(2).filter(|pair| pair[1] >= pair[0]).count();
-    Some(rising as f64 / (values.len() - 1) as f64)
 }
 
 /// The z statistic of the difference of two proportions `after - before` (pooled variance);
@@ -213,14 +210,8 @@ mod tests {
     fn theil_sen_ignores_an_outlier() {
         let mut points: Vec<(f64, f64)> = (0..20).map(|x| (x as f64, 2.0 * x as f64)).collect();
         points[7].1 = 1000.0;
-        let slope = theil_sen_slope(&points).expect("a slope");
+        let slope = theil_sen_slope_within(&[&points]).expect("a slope");
         assert!((slope - 2.0).abs() < 1e-9, "{slope}");
-    }
-
-    #[test]
-    fn monotonic_fraction_counts_steps() {
-        assert_eq!(monotonic_fraction(&[1.0, 2.0, 2.0, 3.0, 2.5]), Some(0.75));
-        assert_eq!(monotonic_fraction(&[1.0]), None);
     }
 
     #[test]

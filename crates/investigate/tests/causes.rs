@@ -114,6 +114,51 @@ fn a_load_spike() {
 }
 
 #[test]
+fn a_load_spike_that_saturates_the_cpu_is_load_first() {
+    let scenario = Scenario::with_fault(|params| {
+        params.requests_per_minute = 200;
+        params.cpu.insert("front", 0.97);
+        params.self_ms.insert("front", 40.0);
+    });
+    let report = investigate(&scenario.inputs());
+    assert_top(&report, "front", CauseKind::Load);
+    // The CPU is how the load hurt, with its own remedy (a higher limit), ranked below.
+    let position = |kind: CauseKind| {
+        report
+            .causes
+            .iter()
+            .position(|cause| cause.service == "front" && cause.kind == kind)
+    };
+    assert!(
+        position(CauseKind::CpuSaturation).is_some_and(|cpu| cpu > 0),
+        "{:#?}",
+        report.causes
+    );
+}
+
+#[test]
+fn a_caller_of_the_subject_is_not_why_it_breached() {
+    // checkout's statement got slower, and so did front, which calls checkout; front's CPU is
+    // busy too, but checkout, the subject, does not call front.
+    let scenario = Scenario::with_fault(|params| {
+        params.statement_ms.insert(STATEMENT_ORDERS, 80.0);
+        params.cpu.insert("front", 0.97);
+        params.self_ms.insert("front", 60.0);
+    });
+    let mut inputs = scenario.inputs();
+    inputs.subject.service = String::from("checkout");
+    let report = investigate(&inputs);
+    assert_eq!(top(&report).service, "checkout", "{:#?}", report.causes);
+    if let Some(front) = report.causes.iter().find(|cause| cause.service == "front") {
+        assert!(
+            has_evidence(front, "dependencies", "checkout does not call front"),
+            "{front:#?}"
+        );
+        assert!(front.confidence < 0.35, "{front:#?}");
+    }
+}
+
+#[test]
 fn cpu_saturation() {
     let scenario = Scenario::with_fault(|params| {
         params.cpu.insert("inventory", 0.97);

@@ -85,9 +85,55 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
             Some(before),
             Some(after),
         );
+        let finding = match busiest_growth(context, service) {
+            Some((operation, before, after)) => finding.with(
+                format!("most of the growth is {operation} of {service}: {before:.0} -> {after:.0} requests per minute"),
+                "operation_requests_per_minute",
+                Some(before),
+                Some(after),
+            ),
+            None => finding,
+        };
         findings.push(degradation.add_evidence(finding, service));
     }
     findings
+}
+
+/// The operation of `service` whose requests per minute grew the most, with its rates before
+/// and after, when it holds at least half of the service's growth.
+fn busiest_growth(context: &Context<'_>, service: &str) -> Option<(String, f64, f64)> {
+    let per_minute = |window: &crate::context::Window<'_>, operation: &str| {
+        window
+            .operations
+            .get(service)
+            .and_then(|operations| operations.get(operation))
+            .map_or(0.0, |stats| stats.requests as f64 / window.minutes)
+    };
+    let total = |window: &crate::context::Window<'_>| {
+        window
+            .services
+            .get(service)
+            .map_or(0.0, |stats| stats.requests as f64 / window.minutes)
+    };
+    let growth = total(&context.breach) - total(&context.baseline);
+    let (operation, before, after) = context
+        .breach
+        .operations
+        .get(service)?
+        .keys()
+        .map(|operation| {
+            (
+                operation,
+                per_minute(&context.baseline, operation),
+                per_minute(&context.breach, operation),
+            )
+        })
+        .max_by(|a, b| {
+            (a.2 - a.1)
+                .total_cmp(&(b.2 - b.1))
+                .then_with(|| b.0.cmp(a.0))
+        })?;
+    (growth > 0.0 && after - before >= 0.5 * growth).then(|| (operation.clone(), before, after))
 }
 
 fn throughput_ratio(degradation: &Degradation) -> f64 {

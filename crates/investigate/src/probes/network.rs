@@ -12,7 +12,10 @@ use crate::report::CauseKind;
 use crate::stats::{median, ramp, saturate};
 
 /// Fewer calls than this on either side and an edge is not judged.
-const MIN_CALLS: usize = 5;
+const MIN_CALLS: usize = 3;
+/// From this many calls in the breach window on, a gap that grew is sure: a few calls that
+/// all lost a second each are already unlike any baseline.
+const SURE_CALLS: f64 = 10.0;
 /// A gap must grow by at least this many milliseconds to matter.
 const MIN_GAP_GROWTH_MS: f64 = 2.0;
 
@@ -85,7 +88,7 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
         // Growth relative to what the call cost before: 100 ms more on a 10 ms call is a lot.
         let relative = gap_growth / (gap_before + own_before).max(1.0);
         let score = saturate(relative, 0.5)
-            * ramp(after.gaps.len() as f64, MIN_CALLS as f64, 30.0)
+            * ramp(after.gaps.len() as f64, MIN_CALLS as f64 - 1.0, SURE_CALLS)
             * (1.0 - (own_growth.max(0.0) / gap_growth));
         if score < 0.05 {
             continue;

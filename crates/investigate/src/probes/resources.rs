@@ -9,7 +9,13 @@
 //!   rise must also be large next to the level the same metric has elsewhere, so that a pod
 //!   going from 1 % to 3 % CPU is not news;
 //! - leak: steady growth over the breach window, a robust (Theil–Sen) slope with most steps
-//!   rising, where the baseline was flat.
+//!   rising, where the baseline was flat. A process killed when its memory runs out starts over
+//!   from low, so the series is cut where it falls and the climbs are judged together; climbing
+//!   to the limit and falling back is itself the mark of a leak.
+//!
+//! A limit comes from the series itself (a percentage, a utilisation) or from a limit series
+//! the same instance reports beside it (`container.memory.limit`, `jvm.memory.max`,
+//! `db.client.connection.max`).
 //!
 //! Node- and machine-level series are skipped: every service on the node shares them, so they
 //! cannot tell which one is at fault.
@@ -17,12 +23,10 @@
 use std::collections::BTreeMap;
 
 use crate::context::Context;
-use crate::finding::{Finding, Probe, round};
+use crate::finding::{Finding, Probe, format_bytes, round};
 use crate::probes::words;
 use crate::report::CauseKind;
-use crate::stats::{
-    mean, median, monotonic_fraction, ramp, saturate, standard_deviation, theil_sen_slope,
-};
+use crate::stats::{mean, median, ramp, saturate, standard_deviation, theil_sen_slope_within};
 
 /// Kinds of resource a metric name can be about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -105,6 +109,26 @@ pub(crate) fn classify(name: &str) -> Option<Resource> {
     None
 }
 
+/// Whether a metric is the limit of a resource rather than its use: `container.memory.limit`,
+/// `jvm.memory.max`, `db.client.connection.max`.
+fn is_limit(name: &str) -> bool {
+    words(name).iter().any(|word| {
+        matches!(
+            word.as_str(),
+            "limit" | "limits" | "max" | "maximum" | "capacity" | "quota"
+        )
+    })
+}
+
+/// A level as a person reads it: bytes in binary units, anything else to four digits.
+fn format_level(value: f64, unit: &str) -> String {
+    if unit == "By" {
+        format_bytes(value)
+    } else {
+        round(value).to_string()
+    }
+}
+
 /// The limit of a series when its name or unit says it is a share: 100 for a percentage, 1 for
 /// a utilisation or ratio whose values never pass 1.
 fn limit_of(name: &str, unit: &str, values: &[f64]) -> Option<f64> {
@@ -143,6 +167,10 @@ struct Observation {
 
 pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
     let mut series: BTreeMap<(&str, &str, &str), (Resource, Series<'_>)> = BTreeMap::new();
+    // Limits reported beside a use, per service, instance and resource: the largest value seen.
+    let mut limits: BTreeMap<(&str, &str, Resource), f64> = BTreeMap::new();
+    // What each metric name is: the resource, and whether it is that resource's limit.
+    let mut names: BTreeMap<&str, Option<(Resource, bool)>> = BTreeMap::new();
     let inputs = context.inputs;
     let samples = inputs
         .baseline
@@ -162,9 +190,18 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
         let entry = match series.get_mut(&key) {
             Some(entry) => entry,
             None => {
-                let Some(resource) = classify(&sample.name) else {
+                let name = sample.name.as_str();
+                let what = *names
+                    .entry(name)
+                    .or_insert_with(|| classify(name).map(|resource| (resource, is_limit(name))));
+                let Some((resource, is_limit)) = what else {
                     continue;
                 };
+                if is_limit {
+                    let limit = limits.entry((key.0, key.2, resource)).or_insert(0.0);
+                    *limit = limit.max(sample.value);
+                    continue;
+                }
                 series.entry(key).or_insert((resource, Series::default()))
             }
         };
@@ -213,11 +250,16 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
             .chain(&samples.breach)
             .map(|(_, value)| *value)
             .collect();
-        if limit_of(name, samples.unit, &all_values).is_none()
-            && with_limit.contains(&(service, instance, resource))
-        {
+        let own_limit = limit_of(name, samples.unit, &all_values);
+        if own_limit.is_none() && with_limit.contains(&(service, instance, resource)) {
             continue;
         }
+        let limit = own_limit.or_else(|| {
+            limits
+                .get(&(service, instance, resource))
+                .copied()
+                .filter(|limit| *limit > 0.0)
+        });
         samples
             .baseline
             .sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
@@ -230,20 +272,24 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
         } else {
             format!("{service} ({instance})")
         };
-        if let Some(observation) = saturation(
-            context,
+        let series = Measured {
             service,
             name,
-            &where_,
+            where_: &where_,
             resource,
-            &samples,
-            typical_level,
-        ) {
-            observations.push(observation);
+            samples: &samples,
+            limit,
+        };
+        let level = saturation(context, &series, typical_level);
+        let climb = growth(&series).filter(|observation| observation.score >= 0.05);
+        if let Some(mut level) = level {
+            // A memory that fills because it leaks is the leak: one cause, not two.
+            if let Some(climb) = &climb {
+                level.kind = climb.kind;
+            }
+            observations.push(level);
         }
-        if let Some(observation) = growth(service, name, &where_, resource, &samples) {
-            observations.push(observation);
-        }
+        observations.extend(climb);
     }
 
     // One finding per (service, kind): the strongest series leads, the next ones are evidence.
@@ -296,15 +342,30 @@ fn after_start<'a>(context: &Context<'_>, samples: &'a [(u64, f64)]) -> &'a [(u6
     }
 }
 
+/// One series with what is known about it.
+struct Measured<'a> {
+    service: &'a str,
+    name: &'a str,
+    /// The service and instance, as the summary names them.
+    where_: &'a str,
+    resource: Resource,
+    samples: &'a Series<'a>,
+    limit: Option<f64>,
+}
+
 fn saturation(
     context: &Context<'_>,
-    service: &str,
-    name: &str,
-    where_: &str,
-    resource: Resource,
-    samples: &Series<'_>,
+    series: &Measured<'_>,
     typical_level: f64,
 ) -> Option<Observation> {
+    let Measured {
+        service,
+        name,
+        where_,
+        resource,
+        samples,
+        limit,
+    } = *series;
     let before: Vec<f64> = samples.baseline.iter().map(|(_, value)| *value).collect();
     let after: Vec<f64> = after_start(context, &samples.breach)
         .iter()
@@ -321,8 +382,6 @@ fn saturation(
         .max(1e-9);
     let z = rise / spread;
     let ratio = level_after / level_before.abs().max(1e-9);
-    let all: Vec<f64> = before.iter().chain(&after).copied().collect();
-    let limit = limit_of(name, samples.unit, &all);
     let utilisation = limit.map(|limit| level_after / limit);
     let next_to_typical = rise / (rise + typical_level.max(1e-9));
     // Near its limit a resource explains slowness; at a tenth of it, hardly.
@@ -341,8 +400,8 @@ fn saturation(
         summary: format!(
             "{} of {where_} rose {ratio:.1}x: {name} {} -> {}{utilisation_text}",
             resource.label(),
-            round(level_before),
-            round(level_after),
+            format_level(level_before, samples.unit),
+            format_level(level_after, samples.unit),
         ),
         measure: name.to_owned(),
         baseline: Some(level_before),
@@ -350,52 +409,113 @@ fn saturation(
     })
 }
 
-fn growth(
-    service: &str,
-    name: &str,
-    where_: &str,
-    resource: Resource,
-    samples: &Series<'_>,
-) -> Option<Observation> {
+/// The series cut where it falls by more than a third from one sample to the next: a process
+/// killed when its memory ran out, or a pool that was reset, climbs again from low.
+fn climbs(points: &[(u64, f64)]) -> Vec<&[(u64, f64)]> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    for position in 1..points.len() {
+        if points[position].1 < points[position - 1].1 * (2.0 / 3.0) {
+            pieces.push(&points[start..position]);
+            start = position;
+        }
+    }
+    if start < points.len() {
+        pieces.push(&points[start..]);
+    }
+    pieces
+}
+
+/// The climbs of a series measured together: the Theil–Sen slope per minute within climbs,
+/// the share of steps within climbs that do not go down, and the samples those cover.
+fn climb_slope(points: &[(u64, f64)]) -> Option<(f64, f64, usize)> {
+    let origin = points.first()?.0;
+    let pieces: Vec<Vec<(f64, f64)>> = climbs(points)
+        .into_iter()
+        .filter(|piece| piece.len() >= 2)
+        .map(|piece| {
+            piece
+                .iter()
+                .map(|(time, value)| ((time - origin) as f64 / 60e9, *value))
+                .collect()
+        })
+        .collect();
+    let covered: usize = pieces.iter().map(Vec::len).sum();
+    let steps = covered
+        .checked_sub(pieces.len())
+        .filter(|steps| *steps > 0)?;
+    let rising = pieces
+        .iter()
+        .flat_map(|piece| piece.windows(2))
+        .filter(|pair| pair[1].1 >= pair[0].1)
+        .count();
+    let borrowed: Vec<&[(f64, f64)]> = pieces.iter().map(Vec::as_slice).collect();
+    let slope = theil_sen_slope_within(&borrowed)?;
+    Some((slope, rising as f64 / steps as f64, covered))
+}
+
+fn growth(series: &Measured<'_>) -> Option<Observation> {
+    let Measured {
+        service,
+        name,
+        where_,
+        resource,
+        samples,
+        limit,
+    } = *series;
     let kind = resource.growth_kind()?;
     const MIN_POINTS: usize = 5;
-    if samples.breach.len() < MIN_POINTS {
+    let (slope, rising, covered) = climb_slope(&samples.breach)?;
+    if covered < MIN_POINTS || slope <= 0.0 {
         return None;
     }
-    let slope_of = |points: &[(u64, f64)]| {
-        let origin = points.first().map_or(0, |(time, _)| *time);
-        let minutes: Vec<(f64, f64)> = points
-            .iter()
-            .map(|(time, value)| ((time - origin) as f64 / 60e9, *value))
-            .collect();
-        theil_sen_slope(&minutes)
-    };
-    let slope = slope_of(&samples.breach)?;
-    let values: Vec<f64> = samples.breach.iter().map(|(_, value)| *value).collect();
-    let rising = monotonic_fraction(&values)?;
-    let first = values[0].abs().max(1e-9);
+    let first = samples.breach[0].1.abs().max(1e-9);
     let span_minutes =
         (samples.breach[samples.breach.len() - 1].0 - samples.breach[0].0) as f64 / 60e9;
     let relative_growth = slope * span_minutes / first;
-    if relative_growth <= 0.0 {
-        return None;
-    }
     // The baseline must have been flatter: a service that always grows this way is not leaking
     // because of the breach.
-    let baseline_growth = if samples.baseline.len() >= MIN_POINTS {
-        let baseline_slope = slope_of(&samples.baseline).unwrap_or(0.0);
-        baseline_slope.max(0.0) / slope
-    } else {
-        0.0
+    let baseline_growth = match climb_slope(&samples.baseline) {
+        Some((baseline_slope, _, covered)) if covered >= MIN_POINTS => {
+            baseline_slope.max(0.0) / slope
+        }
+        _ => 0.0,
     };
-    let score =
-        saturate(relative_growth, 0.1) * ramp(rising, 0.6, 0.9) * (1.0 - baseline_growth.min(1.0));
+    let restarts = climbs(&samples.breach).len() - 1;
+    let peak = samples
+        .breach
+        .iter()
+        .map(|(_, value)| *value)
+        .fold(f64::MIN, f64::max);
+    let peak_share = limit.map(|limit| peak / limit);
+    // Climbing to the limit and starting over is how a leak ends: the process is killed.
+    let refilled = if restarts == 0 {
+        0.0
+    } else {
+        peak_share.map_or(0.5, |share| ramp(share, 0.6, 0.9))
+    };
+    // A few per cent is how a heap or a pool breathes; a leak doubles it.
+    let steady = ramp(relative_growth, 0.05, 0.5) * ramp(rising, 0.6, 0.9);
+    let score = (steady + (1.0 - steady) * 0.5 * refilled) * (1.0 - baseline_growth.min(1.0));
+    let peak_text = match peak_share {
+        Some(share) => format!(
+            ", up to {} ({:.0} % of its limit)",
+            format_level(peak, samples.unit),
+            share * 100.0
+        ),
+        None => String::new(),
+    };
+    let restart_text = match restarts {
+        0 => String::new(),
+        1 => String::from(", and fell back once (restarted)"),
+        _ => format!(", and fell back {restarts} times (restarted)"),
+    };
     Some(Observation {
         service: service.to_owned(),
         kind,
         score,
         summary: format!(
-            "{} of {where_} grows steadily: {name} +{:.1} % over {span_minutes:.0} min ({:.0} % of steps rising)",
+            "{} of {where_} grows steadily: {name} +{:.0} % over {span_minutes:.0} min ({:.0} % of steps rising){peak_text}{restart_text}",
             resource.label(),
             relative_growth * 100.0,
             rising * 100.0
@@ -522,6 +642,56 @@ mod window_tests {
                 .all(|finding| finding.score > 0.6),
             "{findings:#?}"
         );
+    }
+
+    #[test]
+    fn a_leak_that_restarts_when_full_is_one_leak_near_its_limit() {
+        const MEBIBYTE: f64 = 1024.0 * 1024.0;
+        const QUARTER_MINUTE: u64 = MINUTE_NANOS / 4;
+        // Every 15 s: memory and its limit. The baseline holds at 400 MiB; in the breach the
+        // heap climbs 48 MiB a sample until the 1 GiB limit kills the process, which restarts.
+        let window = |first: u64, leaking: bool| {
+            let mut metrics = Vec::new();
+            for step in first..first + 40 {
+                let jitter = (step % 3) as f64 * MEBIBYTE;
+                let memory = if leaking {
+                    400.0 * MEBIBYTE + 48.0 * MEBIBYTE * ((step - first) % 13) as f64
+                } else {
+                    400.0 * MEBIBYTE
+                };
+                for (name, value) in [
+                    ("process.memory.usage", memory + jitter),
+                    ("container.memory.limit", 1024.0 * MEBIBYTE),
+                ] {
+                    metrics.push(MetricSample {
+                        name: name.to_owned(),
+                        service: String::from("busy"),
+                        instance: String::from("busy-0"),
+                        unit: String::from("By"),
+                        time_unix_nano: step * QUARTER_MINUTE + 1,
+                        value,
+                    });
+                }
+            }
+            Telemetry {
+                metrics,
+                ..Telemetry::default()
+            }
+        };
+        let inputs = inputs("busy", window(0, false), window(40, true));
+        let context = Context::build(&inputs);
+        let findings = run(&context);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        let leak = &findings[0];
+        assert_eq!(leak.kind, CauseKind::MemoryLeak, "{leak:#?}");
+        assert!(leak.score > 0.6, "{leak:#?}");
+        assert!(
+            leak.evidence.iter().any(|evidence| evidence
+                .summary
+                .contains("% of its limit), and fell back 3 times")),
+            "{leak:#?}"
+        );
+        assert!(leak.summary.contains("busy (busy-0)"), "{leak:#?}");
     }
 
     #[test]
