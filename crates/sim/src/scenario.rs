@@ -108,7 +108,7 @@ impl Scenario {
                 paging_slo: "frontend-product-latency",
             },
             Scenario::MemoryLeak => Story {
-                fault: "catalog's product cache stops evicting: every pod leaks about 16 MiB/s until the heap is full",
+                fault: "catalog's product cache stops evicting: every pod leaks about 8 MiB/s until the heap is full",
                 service: Service::Catalog,
                 paging_slo: "catalog-latency",
             },
@@ -163,7 +163,7 @@ impl Scenario {
                 effects.extra_product_views_per_second = 36.0 * (seconds / 20.0).min(1.0)
             }
             Scenario::MemoryLeak => {
-                effects.leak_bytes_per_second = Some((Service::Catalog, 16.0 * 1024.0 * 1024.0))
+                effects.leak_bytes_per_second = Some((Service::Catalog, 8.0 * 1024.0 * 1024.0))
             }
             Scenario::CpuSaturation => effects.cpu_hog = Some((Service::Orders, 1.0)),
             Scenario::NetworkDelay => {

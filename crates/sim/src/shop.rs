@@ -28,7 +28,7 @@ use crate::telemetry::{
 
 pub const SECOND_NANOS: u64 = 1_000_000_000;
 /// How often every pod reports its CPU, memory and pool metrics.
-pub const METRIC_INTERVAL_NANOS: u64 = 30 * SECOND_NANOS;
+pub const METRIC_INTERVAL_NANOS: u64 = 15 * SECOND_NANOS;
 /// The window over which a pod's CPU utilization is measured (and acts on latency).
 const UTILIZATION_WINDOW_NANOS: u64 = 10 * SECOND_NANOS;
 /// Frontend requests per second at the busiest hour; the quietest hour has 40 % of it.
