@@ -1,9 +1,10 @@
-//! `sloscope demo` end to end: the real binary starts its server, backfills a simulated shop
-//! over OTLP/HTTP, injects the default fault (a customers deploy with a slow query), and the
-//! customers latency SLO pages; the investigation's top cause names customers.
+//! `sloscope demo` end to end, one test per scenario: the real binary starts its server,
+//! backfills a simulated shop over OTLP/HTTP, injects the scenario's fault, the scenario's SLO
+//! pages, and the investigation's top cause has the right service and kind and names what was
+//! injected (the version, the statement, the pod, the endpoint, the call edge).
 //!
-//! Sized for a debug build: two hours of history and live time ten times faster than the
-//! wall clock, on free ports in a temporary directory; about half a minute.
+//! Sized for a debug build: two hours of history and `--speed max`, on free ports in a
+//! temporary directory; each demo takes about half a minute.
 //!
 //! Run: `cargo test -p sloscope --test e2e_demo`.
 
@@ -64,14 +65,31 @@ fn run_demo(arguments: &[&str]) -> (bool, String, String) {
     )
 }
 
-#[test]
-fn the_default_demo_pages_on_customers_latency_and_blames_customers() {
+/// What one scenario must lead to.
+struct Expected {
+    scenario: &'static str,
+    /// The service whose SLOs the scenario brings.
+    service: &'static str,
+    paging_slo: &'static str,
+    /// The top cause's service and kind, as the demo prints them.
+    cause_service: &'static str,
+    cause_kind: &'static str,
+    /// Text the top cause must show: what the scenario injected (a version, a statement, a
+    /// pod, an endpoint, a call edge).
+    names: &'static [&'static str],
+}
+
+/// Runs the demo headless on one scenario and checks the page and the investigation's top
+/// cause.
+fn check_scenario(expected: Expected) {
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().join("demo");
     let (success, stdout, stderr) = run_demo(&[
+        "--scenario",
+        expected.scenario,
         "--exit-after-report",
         "--speed",
-        "10",
+        "max",
         "--backfill-hours",
         "2",
         "--seed",
@@ -87,33 +105,130 @@ fn the_default_demo_pages_on_customers_latency_and_blames_customers() {
     ]);
     let report = format!("stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(success, "the demo failed\n{report}");
+    assert!(stdout.contains("  FAULT  "), "no fault\n{report}");
     assert!(
-        stdout.contains("PAGE  customers-latency"),
-        "no page\n{report}"
-    );
-    assert!(
-        stdout.contains("FAULT  customers v1.4.2 rolls out"),
-        "{report}"
+        stdout.contains(&format!("  PAGE  {}: ", expected.paging_slo)),
+        "no page of {}\n{report}",
+        expected.paging_slo
     );
     // The backfill went through the OTLP receiver and nothing was lost on the way.
     assert!(stdout.contains("  done: "), "{report}");
     assert!(!stdout.contains("dropped"), "{report}");
     // The scenario's SLOs were written where the server watches.
-    let specs = std::fs::read_to_string(data_dir.join("specs/customers.yaml")).unwrap();
-    assert!(specs.contains("name: customers-latency"));
-    // The investigation ranks its causes; the first names customers.
-    let top_cause = stdout
-        .lines()
-        .find(|line| line.starts_with("  1. "))
+    let specs =
+        std::fs::read_to_string(data_dir.join(format!("specs/{}.yaml", expected.service))).unwrap();
+    assert!(specs.contains(&format!("name: {}", expected.paging_slo)));
+    // The first ranked cause, with its evidence and remedies.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let first = lines
+        .iter()
+        .position(|line| line.starts_with("  1. "))
         .unwrap_or_else(|| panic!("no ranked cause\n{report}"));
+    let top_cause = lines[first..]
+        .iter()
+        .take_while(|line| line.starts_with("  1. ") || line.starts_with("     "))
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n");
+    let heading = format!("  1. {}  {}  ", expected.cause_service, expected.cause_kind);
     assert!(
-        top_cause.starts_with("  1. customers "),
-        "top cause: {top_cause}\n{report}"
+        top_cause.starts_with(&heading),
+        "top cause is not {heading:?}:\n{top_cause}\n{report}"
     );
+    for name in expected.names {
+        assert!(
+            top_cause.contains(name),
+            "the top cause does not name {name:?}:\n{top_cause}\n{report}"
+        );
+    }
     assert!(
         stdout.contains("Open the incident: http://127.0.0.1:"),
         "{report}"
     );
+}
+
+#[test]
+fn slow_query_after_deploy_blames_the_customers_deploy() {
+    check_scenario(Expected {
+        scenario: "slow-query-after-deploy",
+        service: "customers",
+        paging_slo: "customers-latency",
+        cause_service: "customers",
+        cause_kind: "deployment",
+        names: &["1.4.2", "loyalty_accounts"],
+    });
+}
+
+#[test]
+fn dependency_outage_blames_the_payment_api() {
+    check_scenario(Expected {
+        scenario: "dependency-outage",
+        service: "payments",
+        paging_slo: "payments-availability",
+        cause_service: "api.paymentgateway.example",
+        cause_kind: "dependency",
+        names: &["api.paymentgateway.example degraded", "fault rate"],
+    });
+}
+
+#[test]
+fn traffic_spike_blames_the_load_on_the_product_page() {
+    check_scenario(Expected {
+        scenario: "traffic-spike",
+        service: "frontend",
+        paging_slo: "frontend-product-latency",
+        cause_service: "frontend",
+        cause_kind: "load",
+        names: &["GET /products/{id}", "requests per minute"],
+    });
+}
+
+#[test]
+fn memory_leak_blames_the_catalog_pods_memory() {
+    check_scenario(Expected {
+        scenario: "memory-leak",
+        service: "catalog",
+        paging_slo: "catalog-latency",
+        cause_service: "catalog",
+        cause_kind: "memory_leak",
+        names: &["memory of catalog (catalog-", "of its limit", "restarted"],
+    });
+}
+
+#[test]
+fn cpu_saturation_blames_the_orders_pods_cpu() {
+    check_scenario(Expected {
+        scenario: "cpu-saturation",
+        service: "orders",
+        paging_slo: "orders-list-latency",
+        cause_service: "orders",
+        cause_kind: "cpu_saturation",
+        names: &["CPU of orders (orders-", "of its limit"],
+    });
+}
+
+#[test]
+fn network_delay_blames_the_orders_to_payments_path() {
+    check_scenario(Expected {
+        scenario: "network-delay",
+        service: "orders",
+        paging_slo: "orders-checkout-latency",
+        cause_service: "payments",
+        cause_kind: "network",
+        names: &["calls from orders to payments", "median gap"],
+    });
+}
+
+#[test]
+fn bad_deploy_errors_blames_the_orders_deploy() {
+    check_scenario(Expected {
+        scenario: "bad-deploy-errors",
+        service: "orders",
+        paging_slo: "orders-availability",
+        cause_service: "orders",
+        cause_kind: "deployment",
+        names: &["2.4.0", "nil pointer dereference"],
+    });
 }
 
 #[test]

@@ -300,16 +300,27 @@ fn discount_symptoms(context: &Context<'_>, drafts: &mut BTreeMap<(String, Cause
 
 fn finish(rank: usize, draft: Draft) -> Cause {
     let summary = draft.summary();
-    let mut evidence: Vec<Evidence> = Vec::new();
+    let mut own: Vec<&Evidence> = Vec::new();
     for (_, finding) in &draft.findings {
         for item in &finding.evidence {
-            if !evidence.contains(item) {
-                evidence.push(item.clone());
+            if !own.contains(&item) {
+                own.push(item);
             }
         }
     }
-    evidence.truncate(MAX_EVIDENCE.saturating_sub(draft.supporting.len().min(3)));
-    for item in draft.supporting.iter().take(3) {
+    // The cause's two strongest numbers, then what it explains (the slower statement of a new
+    // version, say), then the rest of its own.
+    let mut evidence: Vec<Evidence> = Vec::new();
+    let ordered = own
+        .iter()
+        .take(2)
+        .copied()
+        .chain(draft.supporting.iter().take(3))
+        .chain(own.iter().skip(2).copied());
+    for item in ordered {
+        if evidence.len() == MAX_EVIDENCE {
+            break;
+        }
         if !evidence.contains(item) {
             evidence.push(item.clone());
         }
