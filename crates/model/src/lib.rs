@@ -13,7 +13,7 @@ mod time_range;
 pub use record::{
     AttrValue, Attributes, Batch, ExponentialBuckets, LogRecord, MetricKind, MetricPoint,
     PointValue, Resource, Span, SpanEvent, SpanId, SpanKind, SpanLink, StatusCode, Temporality,
-    TraceId, attribute, attributes_to_json,
+    TraceId, attribute, attributes_to_json, write_attributes_json,
 };
 pub use signal::{
     MINUTE_NANOS, OTHER_OPERATION, SignalKey, SignalKind, SignalRow, SignalStats, minute_of,

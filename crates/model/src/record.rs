@@ -1,6 +1,7 @@
 //! Telemetry records as sloscope keeps them: close to the OTLP data model, with the resource
 //! shared between the records of one export so that its attributes are held once.
 
+use std::fmt;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -91,10 +92,112 @@ pub fn attribute<'a>(span: &'a Span, key: &str) -> Option<&'a AttrValue> {
 
 /// Attributes as a JSON object, the form they take in segments and API answers.
 pub fn attributes_to_json(attributes: &Attributes) -> String {
-    if attributes.is_empty() {
-        return String::from("{}");
+    let mut json = String::with_capacity(16 + 48 * attributes.0.len());
+    let _ = write_attributes_json(attributes, &mut json);
+    json
+}
+
+/// Writes attributes as a JSON object, exactly as `serde_json` would, into `out`.
+///
+/// Every stored span, log and point goes through this, so it is written by hand: strings are
+/// scanned eight bytes at a time for what JSON must escape, and the caller's buffer (an Arrow
+/// column builder) is written in place, with no string allocated per record.
+pub fn write_attributes_json(attributes: &Attributes, out: &mut impl fmt::Write) -> fmt::Result {
+    out.write_char('{')?;
+    for (position, (key, value)) in attributes.0.iter().enumerate() {
+        if position > 0 {
+            out.write_char(',')?;
+        }
+        write_json_string(key, out)?;
+        out.write_char(':')?;
+        write_value_json(value, out)?;
     }
-    serde_json::to_string(attributes).unwrap_or_else(|_| String::from("{}"))
+    out.write_char('}')
+}
+
+fn write_value_json(value: &AttrValue, out: &mut impl fmt::Write) -> fmt::Result {
+    match value {
+        AttrValue::Str(text) => write_json_string(text, out),
+        AttrValue::Bool(flag) => out.write_str(if *flag { "true" } else { "false" }),
+        AttrValue::Int(number) => write!(out, "{number}"),
+        // serde_json's float formatting (shortest round trip, `null` for NaN and infinities).
+        AttrValue::Double(number) => {
+            out.write_str(&serde_json::to_string(number).unwrap_or_else(|_| String::from("null")))
+        }
+        AttrValue::Bytes(bytes) => {
+            out.write_char('"')?;
+            for byte in bytes {
+                write!(out, "{byte:02x}")?;
+            }
+            out.write_char('"')
+        }
+        AttrValue::Array(values) => {
+            out.write_char('[')?;
+            for (position, item) in values.iter().enumerate() {
+                if position > 0 {
+                    out.write_char(',')?;
+                }
+                write_value_json(item, out)?;
+            }
+            out.write_char(']')
+        }
+        AttrValue::Map(attributes) => write_attributes_json(attributes, out),
+    }
+}
+
+/// Whether any of the eight bytes of `word` is a quote, a backslash or a control character.
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |value: u64| value.wrapping_sub(ONES) & !value & HIGHS != 0;
+    // Bytes below 0x20 (bytes of 0x80 and up have their high bit set and are left out).
+    let control = word.wrapping_sub(0x20 * ONES) & !word & HIGHS != 0;
+    control
+        || has_zero(word ^ (u64::from(b'"') * ONES))
+        || has_zero(word ^ (u64::from(b'\\') * ONES))
+}
+
+/// Writes `text` as a JSON string with serde_json's escapes.
+fn write_json_string(text: &str, out: &mut impl fmt::Write) -> fmt::Result {
+    out.write_char('"')?;
+    let bytes = text.as_bytes();
+    let mut clean_from = 0;
+    let mut position = 0;
+    while position < bytes.len() {
+        // Whole words without anything to escape are skipped at once.
+        if let Some(chunk) = bytes.get(position..position + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            if !needs_escape(word) {
+                position += 8;
+                continue;
+            }
+        }
+        let end = (position + 8).min(bytes.len());
+        for index in position..end {
+            let escaped = match bytes[index] {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0x08 => "\\b",
+                0x0c => "\\f",
+                byte @ 0..0x20 => {
+                    out.write_str(&text[clean_from..index])?;
+                    write!(out, "\\u{:04x}", byte)?;
+                    clean_from = index + 1;
+                    continue;
+                }
+                _ => continue,
+            };
+            out.write_str(&text[clean_from..index])?;
+            out.write_str(escaped)?;
+            clean_from = index + 1;
+        }
+        position = end;
+    }
+    out.write_str(&text[clean_from..])?;
+    out.write_char('"')
 }
 
 /// The entity that produced telemetry, with the identifying fields sloscope needs pulled out.
@@ -404,5 +507,54 @@ impl Batch {
 
     pub fn len(&self) -> usize {
         self.spans.len() + self.logs.len() + self.points.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn value() -> impl Strategy<Value = AttrValue> {
+        let leaf = prop_oneof![
+            any::<String>().prop_map(AttrValue::Str),
+            "[\"\\\\\\x00-\\x1f a-z]{0,40}".prop_map(AttrValue::Str),
+            any::<bool>().prop_map(AttrValue::Bool),
+            any::<i64>().prop_map(AttrValue::Int),
+            any::<f64>().prop_map(AttrValue::Double),
+            proptest::collection::vec(any::<u8>(), 0..8).prop_map(AttrValue::Bytes),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(AttrValue::Array),
+                proptest::collection::vec(("[a-z.\"]{0,12}", inner), 0..4)
+                    .prop_map(|pairs| AttrValue::Map(Attributes(pairs))),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn attributes_are_written_as_serde_json_writes_them(
+            pairs in proptest::collection::vec((any::<String>(), value()), 0..6)
+        ) {
+            let attributes = Attributes(pairs);
+            let expected = serde_json::to_string(&attributes).unwrap();
+            prop_assert_eq!(attributes_to_json(&attributes), expected);
+        }
+    }
+
+    #[test]
+    fn every_escape_is_serde_jsons() {
+        let text: String = (0u8..0x80)
+            .map(char::from)
+            .chain("é\u{2028}😀".chars())
+            .collect();
+        let attributes = Attributes(vec![(text.clone(), AttrValue::Str(text.repeat(3)))]);
+        assert_eq!(
+            attributes_to_json(&attributes),
+            serde_json::to_string(&attributes).unwrap()
+        );
+        assert_eq!(attributes_to_json(&Attributes::default()), "{}");
     }
 }

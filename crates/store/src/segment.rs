@@ -6,14 +6,13 @@
 //! Reads open only the files whose time span overlaps the query, and in them only the row
 //! groups whose statistics can hold matching rows.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{AsArray, BooleanArray, RecordBatch, UInt32Array};
-use arrow::compute::{
-    SortColumn, SortOptions, concat_batches, lexsort_to_indices, take_record_batch,
-};
+use arrow::array::{AsArray, BooleanArray, Int64Array, RecordBatch, StringArray, UInt32Array};
+use arrow::compute::{concat_batches, take_record_batch};
 use arrow::datatypes::{Int64Type, SchemaRef};
 use arrow::error::ArrowError;
 use parquet::arrow::ArrowWriter;
@@ -134,23 +133,23 @@ pub fn write_segments(
         .expect("time column")
         .as_primitive::<Int64Type>();
     let hours: arrow::array::Int64Array = time.unary(|nanos| nanos.div_euclid(HOUR_NANOS));
-    let indices = lexsort_to_indices_of(&[
-        Arc::new(hours.clone()) as _,
-        all.column_by_name(first_sort).expect("sort column").clone(),
+    let (indices, sorted_hours) = sort_order(
+        &hours,
+        all.column_by_name(first_sort)
+            .expect("sort column")
+            .as_string::<i32>(),
         all.column_by_name(second_sort)
             .expect("sort column")
-            .clone(),
-    ])?;
+            .as_primitive::<Int64Type>(),
+    );
     let sorted = take_record_batch(&all, &indices)?;
-    let sorted_hours = arrow::compute::take(&hours, &indices, None)?;
-    let sorted_hours = sorted_hours.as_primitive::<Int64Type>();
 
     let mut written = Vec::new();
     let mut start = 0;
     while start < sorted.num_rows() {
-        let hour = sorted_hours.value(start);
+        let hour = sorted_hours[start];
         let mut end = start;
-        while end < sorted.num_rows() && sorted_hours.value(end) == hour {
+        while end < sorted.num_rows() && sorted_hours[end] == hour {
             end += 1;
         }
         let part = sorted.slice(start, end - start);
@@ -160,15 +159,46 @@ pub fn write_segments(
     Ok(written)
 }
 
-fn lexsort_to_indices_of(columns: &[arrow::array::ArrayRef]) -> Result<UInt32Array, StoreError> {
-    let sort_columns: Vec<SortColumn> = columns
+/// The order rows are written in: by hour, then by name (the service, or the metric's name),
+/// then by time. Names are ranked once and rows sorted on integer keys, which costs a fraction
+/// of comparing strings row against row. Returns the rows in order and the hour of each.
+fn sort_order(
+    hours: &Int64Array,
+    names: &StringArray,
+    times: &Int64Array,
+) -> (UInt32Array, Vec<i64>) {
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let mut distinct: Vec<&str> = Vec::new();
+    let row_ids: Vec<u32> = names
         .iter()
-        .map(|values| SortColumn {
-            values: values.clone(),
-            options: Some(SortOptions::default()),
+        .map(|name| {
+            let name = name.unwrap_or_default();
+            *ids.entry(name).or_insert_with(|| {
+                distinct.push(name);
+                distinct.len() as u32 - 1
+            })
         })
         .collect();
-    Ok(lexsort_to_indices(&sort_columns, None)?)
+    let mut by_name: Vec<u32> = (0..distinct.len() as u32).collect();
+    by_name.sort_unstable_by_key(|id| distinct[*id as usize]);
+    let mut rank = vec![0u32; distinct.len()];
+    for (position, id) in by_name.into_iter().enumerate() {
+        rank[id as usize] = position as u32;
+    }
+    let mut keys: Vec<(i64, u32, i64, u32)> = (0..row_ids.len())
+        .map(|row| {
+            (
+                hours.value(row),
+                rank[row_ids[row] as usize],
+                times.value(row),
+                row as u32,
+            )
+        })
+        .collect();
+    keys.sort_unstable();
+    let sorted_hours = keys.iter().map(|(hour, _, _, _)| *hour).collect();
+    let order = UInt32Array::from_iter_values(keys.into_iter().map(|(_, _, _, row)| row));
+    (order, sorted_hours)
 }
 
 fn write_one(

@@ -18,8 +18,8 @@ use arrow::datatypes::{
 };
 use serde::Serialize;
 use sloscope_model::{
-    LogRecord, MetricKind, MetricPoint, PointValue, Resource, Span, SpanKind, StatusCode,
-    Temporality, attributes_to_json,
+    Attributes, LogRecord, MetricKind, MetricPoint, PointValue, Resource, Span, SpanKind,
+    StatusCode, Temporality, attributes_to_json, write_attributes_json,
 };
 
 pub static SPAN_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
@@ -96,6 +96,13 @@ impl ResourceJson {
     }
 }
 
+/// Appends attributes to a JSON column, written straight into the column's buffer.
+fn append_attributes(column: &mut StringBuilder, attributes: &Attributes) {
+    // Writing into a builder's buffer cannot fail.
+    let _ = write_attributes_json(attributes, column);
+    column.append_value("");
+}
+
 fn timestamp(unix_nano: u64) -> i64 {
     i64::try_from(unix_nano).unwrap_or(i64::MAX)
 }
@@ -148,7 +155,7 @@ pub fn spans_to_batch(spans: &[Span]) -> RecordBatch {
         }
         status_code.append_value(span.status_code.to_otlp() as u8);
         status_message.append_value(&span.status_message);
-        attributes.append_value(attributes_to_json(&span.attributes));
+        append_attributes(&mut attributes, &span.attributes);
         resource_attributes.append_value(resource_json.of(&span.resource));
         if span.events.is_empty() {
             events.append_value("[]");
@@ -219,7 +226,7 @@ pub fn logs_to_batch(logs: &[LogRecord]) -> RecordBatch {
             Some(id) => span_id.append_value(id).expect("8 bytes"),
             None => span_id.append_null(),
         }
-        attributes.append_value(attributes_to_json(&log.attributes));
+        append_attributes(&mut attributes, &log.attributes);
         resource_attributes.append_value(resource_json.of(&log.resource));
         scope_name.append_value(&log.scope_name);
     }
@@ -312,7 +319,7 @@ pub fn points_to_batch(points: &[MetricPoint]) -> RecordBatch {
                 distribution.append_value(serde_json::to_string(&point.value).unwrap_or_default());
             }
         }
-        attributes.append_value(attributes_to_json(&point.attributes));
+        append_attributes(&mut attributes, &point.attributes);
         resource_attributes.append_value(resource_json.of(&point.resource));
     }
     let columns: Vec<ArrayRef> = vec![
