@@ -415,7 +415,9 @@ struct BatchKey<'a> {
 #[derive(Default)]
 struct BatchSignals<'a> {
     entries: Vec<(BatchKey<'a>, SignalStats)>,
-    entry_of_key: HashMap<BatchKey<'a>, usize>,
+    /// Looked up once per span: aHash, several times cheaper than SipHash on these short keys
+    /// (a batch's own spans are no denial-of-service lever against it).
+    entry_of_key: HashMap<BatchKey<'a>, usize, ahash::RandomState>,
 }
 
 impl<'a> BatchSignals<'a> {

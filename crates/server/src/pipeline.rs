@@ -218,8 +218,10 @@ impl Ingestor {
         let _in_flight = self
             .reserve(body_bytes.saturating_mul(4))
             .ok_or(Refused::Busy)?;
-        // Decoding a large export takes milliseconds: keep it off the async threads.
-        let decoded = tokio::task::spawn_blocking(move || -> Result<_, Refused> {
+        // Decoding a large export, and laying it out for the store, takes milliseconds: keep it
+        // off the async threads.
+        let store = self.store.clone();
+        let submitted = tokio::task::spawn_blocking(move || -> Result<_, Refused> {
             let (request, payload, mut rejections) = match encoded {
                 Encoded::Protobuf(body) => {
                     let request = sloscope_ingest::decode_protobuf(signal, &body)
@@ -235,19 +237,15 @@ impl Ingestor {
             };
             let converted = sloscope_ingest::convert(request, now_unix_nano());
             rejections.merge(converted.rejected);
-            Ok((payload, converted.batch, rejections))
-        })
-        .await
-        .map_err(|error| Refused::Unavailable(format!("decoder task failed: {error}")))??;
-        let (payload, batch, rejections) = decoded;
-        let noun = signal.item_noun();
-        if batch.is_empty() && rejections.count > 0 {
-            return Err(Refused::Invalid(describe(&rejections, noun)));
-        }
-        let accepted_items = batch.len() as u64;
-        if !batch.is_empty() {
-            let acknowledgement = self
-                .store
+            let batch = converted.batch;
+            if batch.is_empty() {
+                if rejections.count > 0 {
+                    return Err(Refused::Invalid(describe(&rejections, signal.item_noun())));
+                }
+                return Ok((None, 0, rejections));
+            }
+            let accepted_items = batch.len() as u64;
+            let acknowledgement = store
                 .submit(Write {
                     signal,
                     payload,
@@ -257,6 +255,13 @@ impl Ingestor {
                     StoreError::QueueFull => Refused::Busy,
                     other => Refused::Unavailable(other.to_string()),
                 })?;
+            Ok((Some(acknowledgement), accepted_items, rejections))
+        })
+        .await
+        .map_err(|error| Refused::Unavailable(format!("decoder task failed: {error}")))??;
+        let (acknowledgement, accepted_items, rejections) = submitted;
+        let noun = signal.item_noun();
+        if let Some(acknowledgement) = acknowledgement {
             match acknowledgement.await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => {

@@ -1,7 +1,8 @@
-//! Parquet segments: the rolled, immutable part of the store. A roll concatenates the head's
-//! record batches of one table, splits them by the hour of their time column, sorts each part
-//! by service then time (so row-group statistics on both prune well and neighbouring rows
-//! compress together), and writes one zstd-compressed file per hour.
+//! Parquet segments: the rolled, immutable part of the store. A roll orders the rows of the
+//! head's record batches of one table by the hour of their time column, then by service (or
+//! metric name), then by time (so row-group statistics on both prune well and neighbouring
+//! rows compress together), and writes one zstd-compressed file per hour, gathering the rows
+//! from the head's batches a row group at a time.
 //!
 //! Reads open only the files whose time span overlaps the query, and in them only the row
 //! groups whose statistics can hold matching rows.
@@ -11,8 +12,8 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{AsArray, BooleanArray, Int64Array, RecordBatch, StringArray, UInt32Array};
-use arrow::compute::{concat_batches, take_record_batch};
+use arrow::array::{AsArray, BooleanArray, RecordBatch};
+use arrow::compute::interleave_record_batch;
 use arrow::datatypes::{Int64Type, SchemaRef};
 use arrow::error::ArrowError;
 use parquet::arrow::ArrowWriter;
@@ -76,11 +77,11 @@ impl Table {
         }
     }
 
-    fn sort_columns(self) -> [&'static str; 2] {
+    /// The column rows are grouped by within an hour (then ordered by time).
+    fn name_column(self) -> &'static str {
         match self {
-            Table::Spans => ["service", "start_time_unix_nano"],
-            Table::Logs => ["service", "time_unix_nano"],
-            Table::Metrics => ["name", "time_unix_nano"],
+            Table::Spans | Table::Logs => "service",
+            Table::Metrics => "name",
         }
     }
 }
@@ -114,6 +115,22 @@ fn writer_properties(table: Table) -> WriterProperties {
     builder.build()
 }
 
+/// Rows gathered into one record batch at a time while writing: a row group's worth. The
+/// roll's buffers are then reused from one gather to the next; gathering (or concatenating)
+/// the whole head at once faulted in, and had the kernel zero, a fresh copy of it every roll.
+const GATHER_ROWS: usize = ROW_GROUP_ROWS;
+
+/// Where a row is and where it goes: the hour, the rank of its name, its time, and its batch
+/// and row in the head.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct RowKey {
+    hour: i64,
+    name_rank: u32,
+    time: i64,
+    batch: u32,
+    row: u32,
+}
+
 /// Writes the batches of one table as hourly segment files under `directory/<table>/`, each
 /// named with `sequence`; returns what was written.
 pub fn write_segments(
@@ -122,92 +139,69 @@ pub fn write_segments(
     batches: &[RecordBatch],
     sequence: u64,
 ) -> Result<Vec<SegmentMeta>, StoreError> {
-    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    if rows == 0 {
-        return Ok(Vec::new());
-    }
-    let all = concat_batches(&table.schema(), batches)?;
-    let [first_sort, second_sort] = table.sort_columns();
-    let time = all
-        .column_by_name(table.time_column())
-        .expect("time column")
-        .as_primitive::<Int64Type>();
-    let hours: arrow::array::Int64Array = time.unary(|nanos| nanos.div_euclid(HOUR_NANOS));
-    let (indices, sorted_hours) = sort_order(
-        &hours,
-        all.column_by_name(first_sort)
-            .expect("sort column")
-            .as_string::<i32>(),
-        all.column_by_name(second_sort)
-            .expect("sort column")
-            .as_primitive::<Int64Type>(),
-    );
-    let sorted = take_record_batch(&all, &indices)?;
-
+    let order = sort_order(table, batches);
+    let sources: Vec<&RecordBatch> = batches.iter().collect();
     let mut written = Vec::new();
-    let mut start = 0;
-    while start < sorted.num_rows() {
-        let hour = sorted_hours[start];
-        let mut end = start;
-        while end < sorted.num_rows() && sorted_hours[end] == hour {
-            end += 1;
-        }
-        let part = sorted.slice(start, end - start);
-        written.push(write_one(data_dir, table, &part, hour, sequence)?);
-        start = end;
+    for part in order.chunk_by(|first, second| first.hour == second.hour) {
+        written.push(write_one(data_dir, table, &sources, part, sequence)?);
     }
     Ok(written)
 }
 
 /// The order rows are written in: by hour, then by name (the service, or the metric's name),
 /// then by time. Names are ranked once and rows sorted on integer keys, which costs a fraction
-/// of comparing strings row against row. Returns the rows in order and the hour of each.
-fn sort_order(
-    hours: &Int64Array,
-    names: &StringArray,
-    times: &Int64Array,
-) -> (UInt32Array, Vec<i64>) {
+/// of comparing strings row against row.
+fn sort_order(table: Table, batches: &[RecordBatch]) -> Vec<RowKey> {
     let mut ids: HashMap<&str, u32> = HashMap::new();
     let mut distinct: Vec<&str> = Vec::new();
-    let row_ids: Vec<u32> = names
-        .iter()
-        .map(|name| {
+    let mut keys: Vec<RowKey> = Vec::with_capacity(batches.iter().map(RecordBatch::num_rows).sum());
+    for (batch_index, batch) in batches.iter().enumerate() {
+        let names = batch
+            .column_by_name(table.name_column())
+            .expect("name column")
+            .as_string::<i32>();
+        let times = batch
+            .column_by_name(table.time_column())
+            .expect("time column")
+            .as_primitive::<Int64Type>();
+        for (row, (name, time)) in names.iter().zip(times.values()).enumerate() {
             let name = name.unwrap_or_default();
-            *ids.entry(name).or_insert_with(|| {
+            let id = *ids.entry(name).or_insert_with(|| {
                 distinct.push(name);
                 distinct.len() as u32 - 1
-            })
-        })
-        .collect();
+            });
+            keys.push(RowKey {
+                hour: time.div_euclid(HOUR_NANOS),
+                // The id for now; ranked below, once every name is known.
+                name_rank: id,
+                time: *time,
+                batch: batch_index as u32,
+                row: row as u32,
+            });
+        }
+    }
     let mut by_name: Vec<u32> = (0..distinct.len() as u32).collect();
     by_name.sort_unstable_by_key(|id| distinct[*id as usize]);
     let mut rank = vec![0u32; distinct.len()];
     for (position, id) in by_name.into_iter().enumerate() {
         rank[id as usize] = position as u32;
     }
-    let mut keys: Vec<(i64, u32, i64, u32)> = (0..row_ids.len())
-        .map(|row| {
-            (
-                hours.value(row),
-                rank[row_ids[row] as usize],
-                times.value(row),
-                row as u32,
-            )
-        })
-        .collect();
+    for key in &mut keys {
+        key.name_rank = rank[key.name_rank as usize];
+    }
     keys.sort_unstable();
-    let sorted_hours = keys.iter().map(|(hour, _, _, _)| *hour).collect();
-    let order = UInt32Array::from_iter_values(keys.into_iter().map(|(_, _, _, row)| row));
-    (order, sorted_hours)
+    keys
 }
 
+/// Writes the rows `part` of `sources` (all of one hour, in order) as one segment file.
 fn write_one(
     data_dir: &Path,
     table: Table,
-    part: &RecordBatch,
-    hour: i64,
+    sources: &[&RecordBatch],
+    part: &[RowKey],
     sequence: u64,
 ) -> Result<SegmentMeta, StoreError> {
+    let hour = part[0].hour;
     let hour_start = time::OffsetDateTime::from_unix_timestamp(hour * 3600)
         .map_err(|error| StoreError::Corrupt(error.to_string()))?;
     let relative = PathBuf::from("segments").join(table.name()).join(format!(
@@ -223,21 +217,26 @@ fn write_one(
     let temporary = path.with_extension("parquet.tmp");
     let file = File::create(&temporary)?;
     let mut writer = ArrowWriter::try_new(file, table.schema(), Some(writer_properties(table)))?;
-    writer.write(part)?;
+    let mut indices: Vec<(usize, usize)> = Vec::with_capacity(GATHER_ROWS);
+    for chunk in part.chunks(GATHER_ROWS) {
+        indices.clear();
+        indices.extend(
+            chunk
+                .iter()
+                .map(|key| (key.batch as usize, key.row as usize)),
+        );
+        writer.write(&interleave_record_batch(sources, &indices)?)?;
+    }
     let file = writer.into_inner()?;
     file.sync_all()?;
     fs::rename(&temporary, &path)?;
     crate::files::sync_directory(&data_dir.join(&relative))?;
-    let time = part
-        .column_by_name(table.time_column())
-        .expect("time column")
-        .as_primitive::<Int64Type>();
     Ok(SegmentMeta {
         table,
         path: relative_path,
-        min_time: arrow::compute::min(time).unwrap_or(0),
-        max_time: arrow::compute::max(time).unwrap_or(0),
-        rows: part.num_rows() as u64,
+        min_time: part.iter().map(|key| key.time).min().unwrap_or(0),
+        max_time: part.iter().map(|key| key.time).max().unwrap_or(0),
+        rows: part.len() as u64,
         bytes: fs::metadata(&path)?.len(),
     })
 }
