@@ -281,7 +281,7 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
             limit,
         };
         let level = saturation(context, &series, typical_level);
-        let climb = growth(&series).filter(|observation| observation.score >= 0.05);
+        let climb = growth(context, &series).filter(|observation| observation.score >= 0.05);
         if let Some(mut level) = level {
             // A memory that fills because it leaks is the leak: one cause, not two.
             if let Some(climb) = &climb {
@@ -454,7 +454,7 @@ fn climb_slope(points: &[(u64, f64)]) -> Option<(f64, f64, usize)> {
     Some((slope, rising as f64 / steps as f64, covered))
 }
 
-fn growth(series: &Measured<'_>) -> Option<Observation> {
+fn growth(context: &Context<'_>, series: &Measured<'_>) -> Option<Observation> {
     let Measured {
         service,
         name,
@@ -465,13 +465,19 @@ fn growth(series: &Measured<'_>) -> Option<Observation> {
     } = *series;
     let kind = resource.growth_kind()?;
     const MIN_POINTS: usize = 5;
-    let (slope, rising, covered) = climb_slope(&samples.breach)?;
+    // From the last sample before the breach started: a leak that began minutes before the
+    // page is a climb there, and flat for most of a long window.
+    let from = samples
+        .breach
+        .partition_point(|(time, _)| *time < context.started_unix_nano)
+        .saturating_sub(1);
+    let breach = &samples.breach[from..];
+    let (slope, rising, covered) = climb_slope(breach)?;
     if covered < MIN_POINTS || slope <= 0.0 {
         return None;
     }
-    let first = samples.breach[0].1.abs().max(1e-9);
-    let span_minutes =
-        (samples.breach[samples.breach.len() - 1].0 - samples.breach[0].0) as f64 / 60e9;
+    let first = breach[0].1.abs().max(1e-9);
+    let span_minutes = (breach[breach.len() - 1].0 - breach[0].0) as f64 / 60e9;
     let relative_growth = slope * span_minutes / first;
     // The baseline must have been flatter: a service that always grows this way is not leaking
     // because of the breach.
@@ -481,9 +487,8 @@ fn growth(series: &Measured<'_>) -> Option<Observation> {
         }
         _ => 0.0,
     };
-    let restarts = climbs(&samples.breach).len() - 1;
-    let peak = samples
-        .breach
+    let restarts = climbs(breach).len() - 1;
+    let peak = breach
         .iter()
         .map(|(_, value)| *value)
         .fold(f64::MIN, f64::max);
@@ -692,6 +697,41 @@ mod window_tests {
             "{leak:#?}"
         );
         assert!(leak.summary.contains("busy (busy-0)"), "{leak:#?}");
+    }
+
+    #[test]
+    fn a_leak_in_the_last_minutes_of_a_long_window_is_found_from_the_start() {
+        const MEBIBYTE: f64 = 1024.0 * 1024.0;
+        // An hour of samples a minute at 400 MiB; the last six minutes climb 60 MiB a minute.
+        let window = |first: u64, climbing_from: Option<u64>| {
+            let metrics = (first..first + 60)
+                .map(|minute| {
+                    let climbed = climbing_from
+                        .filter(|start| minute >= *start)
+                        .map_or(0.0, |start| (minute - start + 1) as f64 * 60.0 * MEBIBYTE);
+                    sample(
+                        "process.memory.usage",
+                        "busy",
+                        "By",
+                        minute,
+                        400.0 * MEBIBYTE + climbed + (minute % 2) as f64 * MEBIBYTE,
+                    )
+                })
+                .collect();
+            Telemetry {
+                metrics,
+                ..Telemetry::default()
+            }
+        };
+        let inputs = inputs("busy", window(0, None), window(60, Some(114)));
+        let mut context = Context::build(&inputs);
+        context.started_unix_nano = 114 * MINUTE_NANOS;
+        let findings = run(&context);
+        let leak = findings
+            .iter()
+            .find(|finding| finding.kind == CauseKind::MemoryLeak)
+            .unwrap_or_else(|| panic!("no leak: {findings:#?}"));
+        assert!(leak.score > 0.6, "{leak:#?}");
     }
 
     #[test]
