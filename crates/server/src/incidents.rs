@@ -445,8 +445,13 @@ impl IncidentWorker {
             slo.clone(),
         )?;
         match first.report.scope.started_unix_nano {
-            Some(start) if start > window.from + 5 * MINUTE_NANOS && start + MINUTE_NANOS < now => {
-                let narrowed = TimeRange::new(start - start % MINUTE_NANOS, now);
+            // Even a start seconds before the page narrows the window: a page comes fast after
+            // a sharp breach, and an hour of normal minutes would drown the few bad ones.
+            Some(start) if start > window.from + 5 * MINUTE_NANOS && start < now => {
+                // At least a minute: the start is the minute of the change point, which may
+                // be the minute after the one the fault began in.
+                let from = (start - start % MINUTE_NANOS).min(now.saturating_sub(MINUTE_NANOS));
+                let narrowed = TimeRange::new(from, now);
                 self.investigations
                     .run(self.store.as_ref(), &self.changes, subject(narrowed), slo)
             }
