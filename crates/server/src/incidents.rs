@@ -432,7 +432,7 @@ impl IncidentWorker {
         let window = TimeRange::new(now.saturating_sub(length), now);
         let baseline = TimeRange::new(window.from.saturating_sub(length), window.from);
         let slo = Some((spec.name.clone(), slo_context(spec, budget_remaining)));
-        let subject = |window| Subject {
+        let subject = |window: TimeRange, baseline| Subject {
             service: spec.service.clone(),
             operation: operation.clone(),
             window,
@@ -441,7 +441,7 @@ impl IncidentWorker {
         let first = self.investigations.run(
             self.store.as_ref(),
             &self.changes,
-            subject(window),
+            subject(window, baseline),
             slo.clone(),
         )?;
         match first.report.scope.started_unix_nano {
@@ -452,8 +452,15 @@ impl IncidentWorker {
                 // be the minute after the one the fault began in.
                 let from = (start - start % MINUTE_NANOS).min(now.saturating_sub(MINUTE_NANOS));
                 let narrowed = TimeRange::new(from, now);
-                self.investigations
-                    .run(self.store.as_ref(), &self.changes, subject(narrowed), slo)
+                // Against the hour just before it, not the hour before the first window: traffic
+                // follows the time of day.
+                let baseline = TimeRange::new(from.saturating_sub(length), from);
+                self.investigations.run(
+                    self.store.as_ref(),
+                    &self.changes,
+                    subject(narrowed, baseline),
+                    slo,
+                )
             }
             _ => Ok(first),
         }

@@ -464,7 +464,8 @@ fn growth(context: &Context<'_>, series: &Measured<'_>) -> Option<Observation> {
         limit,
     } = *series;
     let kind = resource.growth_kind()?;
-    const MIN_POINTS: usize = 5;
+    // Four samples make three steps: a minute of a 15 s scrape, enough when all three climb.
+    const MIN_POINTS: usize = 4;
     // From the last sample before the breach started: a leak that began minutes before the
     // page is a climb there, and flat for most of a long window.
     let from = samples
