@@ -161,6 +161,16 @@ fn every_page_answers_with_escaped_well_formed_html() {
             ],
         ),
         ("/services".into(), vec![ESCAPED, "20.00 %", "postgresql"]),
+        // The failing service is degraded against an empty past only through its SLO; its
+        // database has no telemetry of its own and is drawn as a remote node.
+        (
+            "/map".into(),
+            vec![ESCAPED, "postgresql:shop", "node remote", "Degraded"],
+        ),
+        (
+            "/services/postgresql%3Ashop".into(),
+            vec!["Called by", ESCAPED, "remote service"],
+        ),
         (
             service_path.clone(),
             vec![

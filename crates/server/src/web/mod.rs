@@ -1,9 +1,11 @@
 //! The web UI at `/`: HTML written by the server from the same engine and store calls the JSON
-//! API makes, charts drawn as SVG in Rust ([`svg`]), one stylesheet and one small script
-//! embedded in the binary. Nothing is loaded from another host and there is no JavaScript
-//! build: the script only rewrites `<time>` elements and chart clocks into the reader's zone
-//! and filters tables. Pages are read-only; changes go through the API.
+//! API makes, charts ([`svg`]) and the service map ([`graph`]) drawn as SVG in Rust, one
+//! stylesheet and one small script embedded in the binary. Nothing is loaded from another
+//! host and there is no JavaScript build: the script only rewrites `<time>` elements and
+//! chart clocks into the reader's zone and filters tables. Pages are read-only; changes go
+//! through the API.
 
+mod graph;
 mod html;
 mod pages;
 mod svg;
@@ -28,6 +30,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/slos/{name}", get(pages::slos::detail))
         .route("/services", get(pages::services::list))
         .route("/services/{name}", get(pages::services::detail))
+        .route("/map", get(pages::map::map))
         .route("/traces/{id}", get(pages::traces::waterfall))
         .route("/incidents", get(pages::incidents::list))
         .route("/incidents/{id}", get(pages::incidents::detail))
@@ -64,6 +67,7 @@ async fn script() -> Response {
 pub enum Section {
     Slos,
     Services,
+    Map,
     Incidents,
     Investigations,
 }
@@ -74,6 +78,7 @@ pub fn page(title: &str, section: Section, body: &str) -> Html<String> {
     for (target, href, label) in [
         (Section::Slos, "/", "SLOs"),
         (Section::Services, "/services", "Services"),
+        (Section::Map, "/map", "Map"),
         (Section::Incidents, "/incidents", "Incidents"),
         (Section::Investigations, "/investigations", "Investigations"),
     ] {

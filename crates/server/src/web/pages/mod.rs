@@ -3,6 +3,7 @@
 
 pub mod incidents;
 pub mod investigations;
+pub mod map;
 pub mod services;
 pub mod slos;
 pub mod traces;

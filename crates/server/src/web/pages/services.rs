@@ -142,20 +142,36 @@ pub async fn detail(
     let store = state.store.clone();
     let service = name.clone();
     let chosen = operation.clone();
-    let (steps, per_key, edges, failed) = blocking(move || {
+    let (steps, per_key, edges, inbound, failed) = blocking(move || {
         let server = SignalFilter {
             kind: Some(SignalKind::Server),
             service: Some(service.clone()),
             ..SignalFilter::default()
         };
-        let chart_filter = SignalFilter {
-            operation: chosen.clone(),
-            ..server.clone()
-        };
         let dependency = SignalFilter {
             kind: Some(SignalKind::Dependency),
             service: Some(service.clone()),
             ..SignalFilter::default()
+        };
+        let callers = SignalFilter {
+            kind: Some(SignalKind::Dependency),
+            remote_service: Some(service.clone()),
+            ..SignalFilter::default()
+        };
+        let per_key = store.signal_buckets(range, &server, None)?;
+        let inbound = store.signal_buckets(range, &callers, None)?;
+        // A remote service without telemetry of its own (a database, an external API) is
+        // drawn as its callers see it.
+        let chart_filter = if per_key.is_empty() && !inbound.is_empty() {
+            SignalFilter {
+                operation: None,
+                ..callers
+            }
+        } else {
+            SignalFilter {
+                operation: chosen.clone(),
+                ..server
+            }
         };
         let failed = store.spans(&SpanQuery {
             range,
@@ -168,18 +184,20 @@ pub async fn detail(
         })?;
         Ok((
             store.signal_buckets(range, &chart_filter, Some(step_minutes))?,
-            store.signal_buckets(range, &server, None)?,
+            per_key,
             store.signal_buckets(range, &dependency, None)?,
+            inbound,
             failed,
         ))
     })
     .await?;
-    if per_key.is_empty() && edges.is_empty() {
+    if per_key.is_empty() && edges.is_empty() && inbound.is_empty() {
         return Err(ApiError::NotFound(format!(
-            "service `{name}` answered no requests in the last {hours} h"
+            "service `{name}` answered, made or received no calls in the last {hours} h"
         ))
         .into());
     }
+    let remote = per_key.is_empty() && !inbound.is_empty();
     let series = crate::signals::bucket(
         &steps,
         range,
@@ -260,10 +278,14 @@ pub async fn detail(
                 "operation <code>{}</code> (<a href=\"{base}?hours={hours}\">all operations</a>)",
                 escape(operation)
             ),
+            None if remote => {
+                "a remote service without telemetry of its own, as its callers see it".to_owned()
+            }
             None => "all operations".to_owned(),
         },
         slo_links(&state, &name)
     );
+    body.push_str("<p><a href=\"/map\">Service map</a></p>");
     let total = &series.total;
     body.push_str("<div class=\"cards\">");
     for (label, value) in [
@@ -289,32 +311,54 @@ pub async fn detail(
         faults.render()
     );
 
-    let operations = merge_by(&per_key, |row| row.key.operation.clone());
-    body.push_str("<h2>Operations</h2><div class=\"scroll\"><table id=\"operations\"><thead><tr><th data-sort>operation</th><th data-sort class=\"num\">requests</th><th data-sort class=\"num\">faults</th><th data-sort class=\"num\">p50</th><th data-sort class=\"num\">p99</th></tr></thead><tbody>");
-    for (operation, stats) in &operations {
-        stats_row(
-            &mut body,
-            &format!(
-                "<a href=\"{base}?hours={hours}&amp;operation={}\">{}</a>",
-                query_value(operation),
-                escape(operation)
-            ),
-            stats,
-        );
-    }
-    body.push_str("</tbody></table></div>");
+    if !per_key.is_empty() {
+        let operations = merge_by(&per_key, |row| row.key.operation.clone());
+        body.push_str("<h2>Operations</h2><div class=\"scroll\"><table id=\"operations\"><thead><tr><th data-sort>operation</th><th data-sort class=\"num\">requests</th><th data-sort class=\"num\">faults</th><th data-sort class=\"num\">p50</th><th data-sort class=\"num\">p99</th></tr></thead><tbody>");
+        for (operation, stats) in &operations {
+            stats_row(
+                &mut body,
+                &format!(
+                    "<a href=\"{base}?hours={hours}&amp;operation={}\">{}</a>",
+                    query_value(operation),
+                    escape(operation)
+                ),
+                stats,
+            );
+        }
+        body.push_str("</tbody></table></div>");
 
-    let versions = merge_by(&per_key, |row| row.key.version.clone());
-    body.push_str("<h2>Versions</h2><div class=\"scroll\"><table><thead><tr><th>version</th><th class=\"num\">requests</th><th class=\"num\">faults</th><th class=\"num\">p50</th><th class=\"num\">p99</th></tr></thead><tbody>");
-    for (version, stats) in &versions {
-        let label = if version.is_empty() {
-            "<span class=\"muted\">unversioned</span>".to_owned()
-        } else {
-            escape(version)
-        };
-        stats_row(&mut body, &label, stats);
+        let versions = merge_by(&per_key, |row| row.key.version.clone());
+        body.push_str("<h2>Versions</h2><div class=\"scroll\"><table><thead><tr><th>version</th><th class=\"num\">requests</th><th class=\"num\">faults</th><th class=\"num\">p50</th><th class=\"num\">p99</th></tr></thead><tbody>");
+        for (version, stats) in &versions {
+            let label = if version.is_empty() {
+                "<span class=\"muted\">unversioned</span>".to_owned()
+            } else {
+                escape(version)
+            };
+            stats_row(&mut body, &label, stats);
+        }
+        body.push_str("</tbody></table></div>");
     }
-    body.push_str("</tbody></table></div>");
+
+    if !inbound.is_empty() {
+        let callers = merge_by(&inbound, |row| {
+            (row.key.service.clone(), row.key.remote_operation.clone())
+        });
+        body.push_str("<h2>Called by</h2><div class=\"scroll\"><table><thead><tr><th>caller and operation</th><th class=\"num\">requests</th><th class=\"num\">faults</th><th class=\"num\">p50</th><th class=\"num\">p99</th></tr></thead><tbody>");
+        for ((caller, remote_operation), stats) in &callers {
+            stats_row(
+                &mut body,
+                &format!(
+                    "<a href=\"/services/{}\">{}</a> <code>{}</code>",
+                    path_segment(caller),
+                    escape(caller),
+                    escape(remote_operation)
+                ),
+                stats,
+            );
+        }
+        body.push_str("</tbody></table></div>");
+    }
 
     if !edges.is_empty() {
         let calls = merge_by(&edges, |row| {
