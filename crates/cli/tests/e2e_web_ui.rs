@@ -184,7 +184,18 @@ fn every_page_answers_with_escaped_well_formed_html() {
         ),
         (
             format!("/traces/{failed_trace}"),
-            vec![ESCAPED, "GET /items/{id}", "error", "2 spans"],
+            vec![
+                ESCAPED,
+                "GET /items/{id}",
+                "error",
+                "2 spans",
+                "/logs?trace_id=",
+            ],
+        ),
+        // No log was sent: the form still shows, with the service suggested.
+        (
+            format!("/logs?service={}&last=24h", percent_encode(HOSTILE)),
+            vec!["No log line matches", ESCAPED, "<form"],
         ),
         ("/investigations".into(), vec![&investigation_id, ESCAPED]),
         (
@@ -246,6 +257,9 @@ fn every_page_answers_with_escaped_well_formed_html() {
     }
     let bad_trace = server.get("/traces/not-hex");
     assert_eq!(bad_trace.status, 400);
+    for bad_filter in ["/logs?severity=loud", "/logs?last=2w", "/logs?trace_id=xyz"] {
+        assert_eq!(server.get(bad_filter).status, 400, "{bad_filter}");
+    }
     let style = server.get("/ui/style.css");
     assert_eq!(style.status, 200);
     assert!(style.text().contains("prefers-color-scheme: dark"));

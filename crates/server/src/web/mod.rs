@@ -31,6 +31,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/services", get(pages::services::list))
         .route("/services/{name}", get(pages::services::detail))
         .route("/map", get(pages::map::map))
+        .route("/logs", get(pages::logs::list))
         .route("/traces/{id}", get(pages::traces::waterfall))
         .route("/incidents", get(pages::incidents::list))
         .route("/incidents/{id}", get(pages::incidents::detail))
@@ -68,6 +69,7 @@ pub enum Section {
     Slos,
     Services,
     Map,
+    Logs,
     Incidents,
     Investigations,
 }
@@ -79,6 +81,7 @@ pub fn page(title: &str, section: Section, body: &str) -> Html<String> {
         (Section::Slos, "/", "SLOs"),
         (Section::Services, "/services", "Services"),
         (Section::Map, "/map", "Map"),
+        (Section::Logs, "/logs", "Logs"),
         (Section::Incidents, "/incidents", "Incidents"),
         (Section::Investigations, "/investigations", "Investigations"),
     ] {

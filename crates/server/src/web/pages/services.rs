@@ -285,7 +285,15 @@ pub async fn detail(
         },
         slo_links(&state, &name)
     );
-    body.push_str("<p><a href=\"/map\">Service map</a></p>");
+    let _ = write!(
+        body,
+        "<p><a href=\"/logs?service={}&amp;last={}\">Logs of {}</a> · <a href=\"/logs?service={}&amp;severity=warn&amp;last={}\">its warnings and errors</a> · <a href=\"/map\">Service map</a></p>",
+        query_value(&name),
+        log_range(hours),
+        escape(&name),
+        query_value(&name),
+        log_range(hours)
+    );
     let total = &series.total;
     body.push_str("<div class=\"cards\">");
     for (label, value) in [
@@ -430,6 +438,17 @@ fn slo_links(state: &ApiState, service: &str) -> String {
         String::new()
     } else {
         format!(" · SLOs: {}", links.join(", "))
+    }
+}
+
+/// The log page's time range menu value that covers `hours`.
+fn log_range(hours: u64) -> &'static str {
+    match hours {
+        0..=1 => "1h",
+        2..=6 => "6h",
+        7..=24 => "24h",
+        25..=72 => "3d",
+        _ => "7d",
     }
 }
 

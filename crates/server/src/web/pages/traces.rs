@@ -147,7 +147,13 @@ pub async fn waterfall(State(state): State<ApiState>, Path(id): Path<String>) ->
             millis(Some((span.start_time_unix_nano - start) as f64 / 1e6)),
         );
     }
-    body.push_str("</tbody></table></div><h2>Logs of this trace</h2>");
+    let _ = write!(
+        body,
+        "</tbody></table></div><h2>Logs of this trace</h2><p><a href=\"/logs?trace_id={}&amp;from={}&amp;to={}\">In the log view</a></p>",
+        path_segment(&id.to_lowercase()),
+        (start / 1_000_000_000).saturating_sub(60),
+        end / 1_000_000_000 + 61
+    );
     if logs.is_empty() {
         body.push_str("<p class=\"empty\">No log line carries this trace id.</p>");
     } else {
