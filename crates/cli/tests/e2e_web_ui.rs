@@ -216,6 +216,15 @@ fn every_page_answers_with_escaped_well_formed_html() {
                 "/api/v1/incidents/inc-1/postmortem",
             ],
         ),
+        (
+            "/incidents/inc-1/postmortem".into(),
+            vec![
+                ESCAPED,
+                "Download as Markdown",
+                "<h3>Timeline (UTC)</h3>",
+                "<table>",
+            ],
+        ),
     ];
     for (page, expected) in &pages {
         let started = std::time::Instant::now();
