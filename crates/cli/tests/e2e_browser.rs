@@ -495,6 +495,11 @@ fn every_page_works_in_a_real_browser_on_the_demo() {
             expected: strings(&["customers-latency", "customers-availability", "99.900 %"]),
         },
         Visit {
+            name: "slos-by-service",
+            path: "/?group=service".into(),
+            expected: strings(&["<h2>customers</h2>", "customers-latency"]),
+        },
+        Visit {
             name: "slo",
             path: "/slos/customers-latency".into(),
             expected: strings(&[
@@ -628,8 +633,19 @@ fn every_page_works_in_a_real_browser_on_the_demo() {
         }
     }
 
-    // The reader's path: overview, the SLO, its incident, the post-mortem, by clicking links.
+    // A span's attributes open with a click on the trace page.
     browser.emulate(1280, 800, false);
+    let opened = browser
+        .goto(&format!("{base}{trace_path}"))
+        .and_then(|()| browser.click("button.expand"))
+        .and_then(|()| {
+            browser.execute("const row = document.getElementById(document.querySelector('button.expand').getAttribute('aria-controls')); return !row.hidden && row.textContent.includes('service.name');")
+        });
+    failures.check(opened == Ok(Value::Bool(true)), || {
+        format!("the first span's attributes did not open on a click: {opened:?}")
+    });
+
+    // The reader's path: overview, the SLO, its incident, the post-mortem, by clicking links.
     let clicks = [
         (
             "a[href=\"/slos/customers-latency\"]",

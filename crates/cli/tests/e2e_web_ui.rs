@@ -144,12 +144,17 @@ fn every_page_answers_with_escaped_well_formed_html() {
         .to_owned();
 
     let service_path = format!("/services/{}", percent_encode(HOSTILE));
+    let service_heading = format!("<h2>{ESCAPED}</h2>");
     let pages: Vec<(String, Vec<&str>)> = vec![
         (
             "/".into(),
             vec!["hostile-availability", ESCAPED, "80.000 %", "99.000 %"],
         ),
         ("/slos".into(), vec!["hostile-availability"]),
+        (
+            "/?group=service".into(),
+            vec!["hostile-availability", &service_heading],
+        ),
         (
             "/slos/hostile-availability".into(),
             vec![

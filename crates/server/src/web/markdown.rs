@@ -25,6 +25,11 @@ fn inline(text: &str) -> String {
     out
 }
 
+/// A cell holding only an RFC 3339 UTC time (`2026-11-22T02:35:00Z`), kept on one line.
+fn is_timestamp(cell: &str) -> bool {
+    cell.len() == 20 && cell.as_bytes()[10] == b'T' && cell.ends_with('Z')
+}
+
 fn table_cells(line: &str) -> Vec<&str> {
     let trimmed = line.trim().trim_start_matches('|').trim_end_matches('|');
     trimmed.split('|').map(str::trim).collect()
@@ -93,7 +98,12 @@ pub fn to_html(markdown: &str) -> String {
             while index < lines.len() && lines[index].trim().starts_with('|') {
                 out.push_str("<tr>");
                 for cell in table_cells(lines[index]) {
-                    let _ = write!(out, "<td>{}</td>", inline(cell));
+                    let class = if is_timestamp(cell) {
+                        " class=\"when\""
+                    } else {
+                        ""
+                    };
+                    let _ = write!(out, "<td{class}>{}</td>", inline(cell));
                 }
                 out.push_str("</tr>");
                 index += 1;
@@ -115,11 +125,11 @@ mod tests {
     #[test]
     fn the_shapes_of_a_draft_become_html() {
         let html = to_html(
-            "# Title\n\nSome `inc-1` text\non two lines.\n\n## Impact\n\n- one\n- two <b>\n\n| time | what |\n|---|---|\n| 10:00 | alert |\n",
+            "# Title\n\nSome `inc-1` text\non two lines.\n\n## Impact\n\n- one\n- two <b>\n\n| time | what |\n|---|---|\n| 2026-11-22T02:35:00Z | alert |\n",
         );
         assert_eq!(
             html,
-            "<h2>Title</h2><p>Some <code>inc-1</code> text on two lines.</p><h3>Impact</h3><ul><li>one</li><li>two &lt;b&gt;</li></ul><div class=\"scroll\"><table><thead><tr><th>time</th><th>what</th></tr></thead><tbody><tr><td>10:00</td><td>alert</td></tr></tbody></table></div>"
+            "<h2>Title</h2><p>Some <code>inc-1</code> text on two lines.</p><h3>Impact</h3><ul><li>one</li><li>two &lt;b&gt;</li></ul><div class=\"scroll\"><table><thead><tr><th>time</th><th>what</th></tr></thead><tbody><tr><td class=\"when\">2026-11-22T02:35:00Z</td><td>alert</td></tr></tbody></table></div>"
         );
     }
 

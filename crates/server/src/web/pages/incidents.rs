@@ -41,12 +41,12 @@ pub async fn list(State(state): State<ApiState>) -> PageResult {
         return Ok(page("Incidents", Section::Incidents, &body));
     }
     body.push_str("<div class=\"filters\"><input type=\"search\" placeholder=\"filter\" data-filter=\"incidents\" aria-label=\"filter incidents\"><select data-status-filter=\"incidents\" aria-label=\"state\"><option value=\"\">any state</option><option>open</option><option>investigating</option><option>mitigated</option><option>resolved</option></select></div>");
-    body.push_str("<div class=\"scroll\"><table id=\"incidents\"><thead><tr><th>id</th><th>state</th><th>service</th><th class=\"hide-small\">SLO</th><th>opened</th><th class=\"num\">lasted</th><th class=\"hide-small\">summary</th></tr></thead><tbody>");
+    body.push_str("<div class=\"scroll\"><table id=\"incidents\" class=\"stack\"><thead><tr><th>id</th><th>state</th><th>service</th><th>SLO</th><th>opened</th><th class=\"num\">lasted</th><th>summary</th></tr></thead><tbody>");
     for incident in &incidents {
         let word = state_word(incident.state);
         let _ = write!(
             body,
-            "<tr data-status=\"{word}\"><td><a href=\"/incidents/{}\">{}</a></td><td>{}</td><td><a href=\"/services/{}\">{}</a></td><td class=\"hide-small\"><a href=\"/slos/{}\">{}</a></td><td>{}</td><td class=\"num\">{}</td><td class=\"hide-small\">{}</td></tr>",
+            "<tr data-status=\"{word}\"><td><a class=\"name\" href=\"/incidents/{}\">{}</a></td><td>{}</td><td><a href=\"/services/{}\">{}</a></td><td><a href=\"/slos/{}\">{}</a></td><td data-label=\"opened\">{}</td><td class=\"num\" data-label=\"lasted\">{}</td><td class=\"primary\">{}</td></tr>",
             path_segment(&incident.id),
             escape(&incident.id),
             badge(word),
