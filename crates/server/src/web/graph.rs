@@ -15,7 +15,7 @@ use super::html::escape;
 
 /// A column is as wide as its longest name needs, within these bounds.
 const NODE_MIN_WIDTH: f64 = 150.0;
-const NODE_MAX_WIDTH: f64 = 230.0;
+const NODE_MAX_WIDTH: f64 = 250.0;
 /// Width of one character of a node name (13 px, semibold) and the box's inner margins.
 const NAME_CHARACTER_WIDTH: f64 = 8.2;
 const NODE_MARGINS: f64 = 18.0;
@@ -29,7 +29,7 @@ const NAME_CHARACTERS: usize = ((NODE_MAX_WIDTH - NODE_MARGINS) / NAME_CHARACTER
 /// Width of one character of an edge label, and the label's height, for keeping labels
 /// apart (a generous average of the 11 px sans-serif the stylesheet sets).
 const LABEL_CHARACTER_WIDTH: f64 = 6.4;
-const LABEL_HEIGHT: f64 = 13.0;
+const LABEL_HEIGHT: f64 = 15.0;
 /// Where along its edge a label may sit, in order of preference: the middle first.
 const LABEL_POSITIONS: [f64; 7] = [0.5, 0.42, 0.58, 0.36, 0.64, 0.3, 0.7];
 

@@ -291,3 +291,25 @@ fn span_detail(span: &SpanRow, trace_start: u64) -> String {
     html.push_str(&attribute_list("Resource", &span.resource_attributes));
     html
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hint_narrows_the_read_to_the_hour_around_it() {
+        assert_eq!(hinted_range(None), None);
+        let at = 1_800_000_000;
+        let range = hinted_range(Some(at)).unwrap();
+        assert_eq!(
+            range,
+            TimeRange::new(
+                at * 1_000_000_000 - HINT_REACH_NANOS,
+                at * 1_000_000_000 + HINT_REACH_NANOS
+            )
+        );
+        // Near zero and far beyond any clock: a range or no hint, never an overflow.
+        assert_eq!(hinted_range(Some(0)).unwrap().from, 0);
+        assert_eq!(hinted_range(Some(u64::MAX)), None);
+    }
+}
