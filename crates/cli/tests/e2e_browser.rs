@@ -506,6 +506,8 @@ fn every_page_works_in_a_real_browser_on_the_demo() {
                 "Error budget left",
                 "Burn rate",
                 "threshold_ms: 300",
+                "Backtest of the alert policy",
+                "Exclusion windows",
                 &incident_path,
             ]),
         },

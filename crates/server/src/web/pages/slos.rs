@@ -1,6 +1,8 @@
 //! `/` (and `/slos`): every SLO with its status, attainment, budget, burn rates, firing alerts
-//! and a budget sparkline; `/slos/{name}`: the budget burndown, the burn rate against the page
-//! thresholds, the rules' states, the alert history and the spec.
+//! and a budget sparkline, filtered, sorted and grouped by service or label; `/slos/{name}`:
+//! the budget burndown, the burn rate against the page thresholds, the rules' states, the
+//! alert history, the backtest of the alert policy over the charts' span, the exclusion
+//! windows and the spec.
 //!
 //! The budget over time is recomputed from the SLO's events per minute as a rolling window of
 //! the SLO period ending at each step (a calendar SLO is drawn as rolling too); the maths is
@@ -13,7 +15,7 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use sloscope_model::TimeRange;
 use sloscope_slo::Events;
-use sloscope_slo::spec::{Indicator, Scope, SloSpec};
+use sloscope_slo::spec::{Exclusion, Indicator, Scope, SloSpec};
 
 use crate::api::ApiState;
 use crate::error::ApiError;
@@ -314,7 +316,18 @@ pub async fn detail(
     let step = (span / 144).max(1);
     let reader = state.clone();
     let spec_for_read = spec.clone();
-    let prefix = blocking(move || read_prefix(&reader, &spec_for_read, end_minute, span)).await?;
+    let backtest_name = spec.name.clone();
+    let (prefix, backtest) = blocking(move || {
+        let prefix = read_prefix(&reader, &spec_for_read, end_minute, span)?;
+        // The alert policy replayed over the charts' span: when each rule would have fired.
+        let to_seconds = (end_minute + 1) * 60;
+        let backtest = reader
+            .slos
+            .backtest(&backtest_name, to_seconds - span * 60, to_seconds)
+            .map_err(ApiError::from)?;
+        Ok((prefix, backtest))
+    })
+    .await?;
 
     let status = status_of(evaluation);
     let mut body = format!(
@@ -529,6 +542,66 @@ pub async fn detail(
                 time(incident.opened_unix_nano),
                 escape(&incident.summary)
             );
+        }
+        body.push_str("</ul>");
+    }
+    let _ = write!(
+        body,
+        "<h2>Backtest of the alert policy, last {hours} h</h2><p class=\"muted\">The rules replayed minute by minute over the stored events: when each would have fired, how long after the trouble began (its detection time) and how much budget was gone by then.</p>"
+    );
+    if backtest.firings.is_empty() {
+        let _ = write!(
+            body,
+            "<p class=\"empty\">No rule would have fired in {} evaluations.</p>",
+            backtest.evaluations
+        );
+    } else {
+        body.push_str("<div class=\"scroll\"><table class=\"stack\"><thead><tr><th>rule</th><th>severity</th><th>trouble began</th><th>fired</th><th class=\"num\">detection</th><th class=\"num\">budget spent by then</th><th>cleared</th></tr></thead><tbody>");
+        let at = |seconds: i64| time(seconds.max(0) as u64 * 1_000_000_000);
+        for firing in &backtest.firings {
+            let _ = write!(
+                body,
+                "<tr><td class=\"primary\">{}</td><td>{}</td><td data-label=\"began\">{}</td><td data-label=\"fired\">{}</td><td class=\"num\" data-label=\"detection\">{}</td><td class=\"num\" data-label=\"budget spent\">{}</td><td data-label=\"cleared\">{}</td></tr>",
+                escape(&firing.rule),
+                badge(severity_word(firing.severity)),
+                at(firing.onset_at),
+                at(firing.fired_at),
+                escape(&crate::alerts::human_minutes(
+                    firing.detection_seconds as f64 / 60.0
+                )),
+                percent(Some(firing.budget_consumed_at_firing), 1),
+                firing
+                    .cleared_at
+                    .map(at)
+                    .unwrap_or_else(|| "still firing".to_owned())
+            );
+        }
+        body.push_str("</tbody></table></div>");
+    }
+    body.push_str("<h2>Exclusion windows</h2>");
+    if spec.exclusions.is_empty() {
+        body.push_str("<p class=\"empty\">None: every minute counts against the budget.</p>");
+    } else {
+        body.push_str("<ul>");
+        for exclusion in &spec.exclusions {
+            let item = match exclusion {
+                Exclusion::Once { from, to, reason } => format!(
+                    "{} to {}: {}",
+                    time(from.max(&0).unsigned_abs().saturating_mul(1_000_000_000)),
+                    time(to.max(&0).unsigned_abs().saturating_mul(1_000_000_000)),
+                    escape(reason)
+                ),
+                Exclusion::Recurring {
+                    cron,
+                    duration_minutes,
+                    reason,
+                } => format!(
+                    "every <code>{}</code> (UTC) for {duration_minutes} min: {}",
+                    escape(cron),
+                    escape(reason)
+                ),
+            };
+            let _ = write!(body, "<li>{item}</li>");
         }
         body.push_str("</ul>");
     }
