@@ -557,6 +557,8 @@ fn every_page_works_in_a_real_browser_on_the_demo() {
             expected: vec![
                 "Timeline".into(),
                 "Post-mortem draft".into(),
+                // The evidence drawn: baseline and breach as bars on one scale.
+                "class=\"before-after\"".into(),
                 investigation_id.clone(),
                 format!("/services/{top_cause_service}"),
             ],

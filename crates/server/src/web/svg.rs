@@ -308,6 +308,40 @@ impl LineChart {
     }
 }
 
+/// Two bars on one scale, the baseline's over the breach's, each with its value written
+/// beside it: the before and after of one piece of evidence. Nothing when either value is
+/// unknown or negative (a bar cannot show it); the caller then writes the numbers alone.
+pub fn before_after(before: Option<f64>, during: Option<f64>, texts: [&str; 2]) -> Option<String> {
+    const BAR_WIDTH: f64 = 110.0;
+    let (before, during) = (before?, during?);
+    if !(before.is_finite() && during.is_finite() && before >= 0.0 && during >= 0.0) {
+        return None;
+    }
+    let largest = before.max(during).max(f64::MIN_POSITIVE);
+    let mut out = format!(
+        "<svg class=\"before-after\" viewBox=\"0 0 220 30\" width=\"220\" height=\"30\" role=\"img\" aria-label=\"before {} during {}\">",
+        escape(texts[0]),
+        escape(texts[1])
+    );
+    for (row, (value, text, class)) in [(before, texts[0], "before"), (during, texts[1], "during")]
+        .into_iter()
+        .enumerate()
+    {
+        let y = 2.0 + row as f64 * 14.0;
+        // A zero still shows a sliver, so that "none before" reads as a bar, not a gap.
+        let width = (value / largest * BAR_WIDTH).max(1.5);
+        let _ = write!(
+            out,
+            "<rect class=\"{class}\" x=\"0\" y=\"{y}\" width=\"{width:.1}\" height=\"11\" rx=\"1.5\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            BAR_WIDTH + 6.0,
+            y + 9.5,
+            escape(text)
+        );
+    }
+    out.push_str("</svg>");
+    Some(out)
+}
+
 /// A small line without axes for a table cell; `title` is shown on hover.
 pub fn sparkline(values: &[Option<f64>], title: &str) -> String {
     const SPARK_WIDTH: f64 = 120.0;
@@ -461,6 +495,17 @@ mod tests {
             svg.contains("deployment 1.4.2") && !svg.contains("later"),
             "{svg}"
         );
+    }
+
+    #[test]
+    fn before_and_after_share_one_scale() {
+        let svg = before_after(Some(5.0), Some(500.0), ["5 ms", "500 ms"]).unwrap();
+        assert!(
+            svg.contains("width=\"1.5\"") && svg.contains("width=\"110.0\""),
+            "{svg}"
+        );
+        assert!(before_after(None, Some(1.0), ["", ""]).is_none());
+        assert!(before_after(Some(-1.0), Some(1.0), ["", ""]).is_none());
     }
 
     #[test]
