@@ -11,7 +11,7 @@ use super::html::escape;
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 220.0;
 /// Room for the y labels, also at the larger size a phone gets.
-const LEFT: f64 = 72.0;
+const LEFT: f64 = 80.0;
 const RIGHT: f64 = 14.0;
 const TOP: f64 = 14.0;
 const BOTTOM: f64 = 26.0;
