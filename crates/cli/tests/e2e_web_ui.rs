@@ -144,12 +144,17 @@ fn every_page_answers_with_escaped_well_formed_html() {
         .to_owned();
 
     let service_path = format!("/services/{}", percent_encode(HOSTILE));
+    let service_heading = format!("<h2>{ESCAPED}</h2>");
     let pages: Vec<(String, Vec<&str>)> = vec![
         (
             "/".into(),
             vec!["hostile-availability", ESCAPED, "80.000 %", "99.000 %"],
         ),
         ("/slos".into(), vec!["hostile-availability"]),
+        (
+            "/?group=service".into(),
+            vec!["hostile-availability", &service_heading],
+        ),
         (
             "/slos/hostile-availability".into(),
             vec![
@@ -161,6 +166,16 @@ fn every_page_answers_with_escaped_well_formed_html() {
             ],
         ),
         ("/services".into(), vec![ESCAPED, "20.00 %", "postgresql"]),
+        // The failing service is degraded against an empty past only through its SLO; its
+        // database has no telemetry of its own and is drawn as a remote node.
+        (
+            "/map".into(),
+            vec![ESCAPED, "postgresql:shop", "node remote", "Degraded"],
+        ),
+        (
+            "/services/postgresql%3Ashop".into(),
+            vec!["Called by", ESCAPED, "remote service"],
+        ),
         (
             service_path.clone(),
             vec![
@@ -174,7 +189,18 @@ fn every_page_answers_with_escaped_well_formed_html() {
         ),
         (
             format!("/traces/{failed_trace}"),
-            vec![ESCAPED, "GET /items/{id}", "error", "2 spans"],
+            vec![
+                ESCAPED,
+                "GET /items/{id}",
+                "error",
+                "2 spans",
+                "/logs?trace_id=",
+            ],
+        ),
+        // No log was sent: the form still shows, with the service suggested.
+        (
+            format!("/logs?service={}&last=24h", percent_encode(HOSTILE)),
+            vec!["No log line matches", ESCAPED, "<form"],
         ),
         ("/investigations".into(), vec![&investigation_id, ESCAPED]),
         (
@@ -193,6 +219,15 @@ fn every_page_answers_with_escaped_well_formed_html() {
                 "Timeline",
                 "Post-mortem draft",
                 "/api/v1/incidents/inc-1/postmortem",
+            ],
+        ),
+        (
+            "/incidents/inc-1/postmortem".into(),
+            vec![
+                ESCAPED,
+                "Download as Markdown",
+                "<h3>Timeline (UTC)</h3>",
+                "<table>",
             ],
         ),
     ];
@@ -236,6 +271,9 @@ fn every_page_answers_with_escaped_well_formed_html() {
     }
     let bad_trace = server.get("/traces/not-hex");
     assert_eq!(bad_trace.status, 400);
+    for bad_filter in ["/logs?severity=loud", "/logs?last=2w", "/logs?trace_id=xyz"] {
+        assert_eq!(server.get(bad_filter).status, 400, "{bad_filter}");
+    }
     let style = server.get("/ui/style.css");
     assert_eq!(style.status, 200);
     assert!(style.text().contains("prefers-color-scheme: dark"));

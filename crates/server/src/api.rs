@@ -188,7 +188,7 @@ fn parse_limit(limit: Option<usize>) -> Result<usize, ApiError> {
     }
 }
 
-fn parse_trace_id(text: &str) -> Result<[u8; 16], ApiError> {
+pub(crate) fn parse_trace_id(text: &str) -> Result<[u8; 16], ApiError> {
     let bytes = hex::decode(text)
         .map_err(|_| ApiError::BadRequest(format!("trace id `{text}` is not hex")))?;
     bytes
@@ -396,7 +396,7 @@ struct LogsParams {
 }
 
 /// OTLP severity numbers: the lowest number of each named level.
-fn parse_severity(text: &str) -> Result<i32, ApiError> {
+pub(crate) fn parse_severity(text: &str) -> Result<i32, ApiError> {
     let number = match text.to_ascii_lowercase().as_str() {
         "trace" => 1,
         "debug" => 5,

@@ -1,10 +1,13 @@
 //! The web UI at `/`: HTML written by the server from the same engine and store calls the JSON
-//! API makes, charts drawn as SVG in Rust ([`svg`]), one stylesheet and one small script
-//! embedded in the binary. Nothing is loaded from another host and there is no JavaScript
-//! build: the script only rewrites `<time>` elements and chart clocks into the reader's zone
-//! and filters tables. Pages are read-only; changes go through the API.
+//! API makes, charts ([`svg`]) and the service map ([`graph`]) drawn as SVG in Rust, one
+//! stylesheet and one small script embedded in the binary. Nothing is loaded from another
+//! host and there is no JavaScript build: the script only rewrites `<time>` elements and
+//! chart clocks into the reader's zone and filters tables. Pages are read-only; changes go
+//! through the API.
 
+mod graph;
 mod html;
+mod markdown;
 mod pages;
 mod svg;
 
@@ -19,6 +22,8 @@ use html::escape;
 
 const STYLE: &str = include_str!("style.css");
 const SCRIPT: &str = include_str!("script.js");
+/// A gauge, so that browsers asking for an icon get one instead of a 404 in their console.
+const ICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\"><circle cx=\"8\" cy=\"8\" r=\"7\" fill=\"#1f5fbf\"/><path d=\"M8 8L12 4\" stroke=\"#fff\" stroke-width=\"2\" stroke-linecap=\"round\"/></svg>";
 
 /// The pages, to be mounted behind the read scope like the API.
 pub fn routes() -> Router<ApiState> {
@@ -28,13 +33,21 @@ pub fn routes() -> Router<ApiState> {
         .route("/slos/{name}", get(pages::slos::detail))
         .route("/services", get(pages::services::list))
         .route("/services/{name}", get(pages::services::detail))
+        .route("/map", get(pages::map::map))
+        .route("/logs", get(pages::logs::list))
         .route("/traces/{id}", get(pages::traces::waterfall))
         .route("/incidents", get(pages::incidents::list))
         .route("/incidents/{id}", get(pages::incidents::detail))
+        .route(
+            "/incidents/{id}/postmortem",
+            get(pages::incidents::postmortem_page),
+        )
         .route("/investigations", get(pages::investigations::list))
         .route("/investigations/{id}", get(pages::investigations::detail))
         .route("/ui/style.css", get(style))
         .route("/ui/script.js", get(script))
+        .route("/ui/icon.svg", get(icon))
+        .route("/favicon.ico", get(icon))
 }
 
 async fn style() -> Response {
@@ -44,6 +57,17 @@ async fn style() -> Response {
             (header::CACHE_CONTROL, "max-age=300"),
         ],
         STYLE,
+    )
+        .into_response()
+}
+
+async fn icon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "max-age=86400"),
+        ],
+        ICON,
     )
         .into_response()
 }
@@ -64,6 +88,8 @@ async fn script() -> Response {
 pub enum Section {
     Slos,
     Services,
+    Map,
+    Logs,
     Incidents,
     Investigations,
 }
@@ -74,6 +100,8 @@ pub fn page(title: &str, section: Section, body: &str) -> Html<String> {
     for (target, href, label) in [
         (Section::Slos, "/", "SLOs"),
         (Section::Services, "/services", "Services"),
+        (Section::Map, "/map", "Map"),
+        (Section::Logs, "/logs", "Logs"),
         (Section::Incidents, "/incidents", "Incidents"),
         (Section::Investigations, "/investigations", "Investigations"),
     ] {
@@ -88,7 +116,7 @@ pub fn page(title: &str, section: Section, body: &str) -> Html<String> {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <meta name=\"color-scheme\" content=\"light dark\">\
-<title>{} · sloscope</title><link rel=\"stylesheet\" href=\"/ui/style.css\">\
+<title>{} · sloscope</title><link rel=\"icon\" href=\"/ui/icon.svg\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"/ui/style.css\">\
 <script src=\"/ui/script.js\" defer></script></head>\
 <body><header><a class=\"brand\" href=\"/\">sloscope</a><nav>{nav}</nav></header>\
 <main>{body}</main></body></html>\n",

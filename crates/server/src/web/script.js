@@ -1,4 +1,5 @@
-// sloscope web UI: times into the reader's zone (UTC stays on hover), table filters and sorting.
+// sloscope web UI: times into the reader's zone (UTC stays on hover), table filters and sorting,
+// and the buttons that open a span's attributes on the trace page.
 "use strict";
 (function () {
   const pad = (n) => String(n).padStart(2, "0");
@@ -15,23 +16,42 @@
     const date = new Date(Number(element.dataset.unix) * 1000);
     element.textContent = `${pad(date.getHours())}:${pad(date.getMinutes())}`;
   });
-  // <input data-filter="table-id">: hides rows whose text does not contain the input.
+  // <input data-filter="name">: hides the rows, of the table with that id or of every table
+  // with data-rows="name" (one per group), whose text does not contain the input.
   document.querySelectorAll("[data-filter]").forEach((input) => {
-    const table = document.getElementById(input.dataset.filter);
-    if (!table) return;
+    const name = input.dataset.filter;
+    const tables = Array.from(document.querySelectorAll(`table[data-rows="${name}"]`));
+    const byId = document.getElementById(name);
+    if (byId) tables.push(byId);
+    if (!tables.length) return;
     const apply = () => {
       const needle = (input.value || "").toLowerCase();
-      const status = document.querySelector(`[data-status-filter="${input.dataset.filter}"]`);
+      const status = document.querySelector(`[data-status-filter="${name}"]`);
       const wanted = status ? status.value : "";
-      table.querySelectorAll("tbody tr").forEach((row) => {
+      tables.forEach((table) => table.querySelectorAll("tbody tr").forEach((row) => {
         const matches = row.textContent.toLowerCase().includes(needle) &&
           (!wanted || row.dataset.status === wanted);
         row.hidden = !matches;
-      });
+      }));
     };
     input.addEventListener("input", apply);
-    const status = document.querySelector(`[data-status-filter="${input.dataset.filter}"]`);
+    const status = document.querySelector(`[data-status-filter="${name}"]`);
     if (status) status.addEventListener("change", apply);
+  });
+  // <select data-navigate>: each option's value is a page to go to.
+  document.querySelectorAll("select[data-navigate]").forEach((select) => {
+    select.addEventListener("change", () => { window.location.href = select.value; });
+  });
+  // <button aria-controls="id" aria-expanded>: shows or hides the element it controls.
+  document.querySelectorAll("button.expand[aria-controls]").forEach((button) => {
+    const target = document.getElementById(button.getAttribute("aria-controls"));
+    if (!target) return;
+    button.addEventListener("click", () => {
+      const open = button.getAttribute("aria-expanded") !== "true";
+      button.setAttribute("aria-expanded", String(open));
+      button.textContent = open ? "▾" : "▸";
+      target.hidden = !open;
+    });
   });
   // <th data-sort>: sorts by the cell's data-value (numbers) or text.
   document.querySelectorAll("th[data-sort]").forEach((header) => {

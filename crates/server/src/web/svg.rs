@@ -1,7 +1,8 @@
 //! Charts drawn as SVG on the server: time-series line charts with axes, units, threshold
-//! lines and a hover column per step (its `<title>` lists the values, so hovering works
-//! without a script), and sparklines for tables. Colours come from CSS classes, so that dark
-//! mode recolours them; the scaling maths is plain functions tested below.
+//! lines, event markers (deployments) and a hover column per step (its `<title>` lists the
+//! values, so hovering works without a script), and sparklines for tables. Colours come from
+//! CSS classes, so that dark mode recolours them, and the stylesheet enlarges the axis text
+//! on a phone, where the drawing shrinks; the scaling maths is plain functions tested below.
 
 use std::fmt::Write as _;
 
@@ -9,9 +10,10 @@ use super::html::escape;
 
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 220.0;
-const LEFT: f64 = 60.0;
+/// Room for the y labels, also at the larger size a phone gets.
+const LEFT: f64 = 80.0;
 const RIGHT: f64 = 14.0;
-const TOP: f64 = 12.0;
+const TOP: f64 = 14.0;
 const BOTTOM: f64 = 26.0;
 
 /// One line of a chart: a value (or a gap) per time of the chart.
@@ -26,6 +28,13 @@ pub struct Threshold {
     pub label: String,
 }
 
+/// A moment worth seeing on the time axis (a deployment), drawn as a vertical line.
+pub struct Marker {
+    pub time_unix_nano: u64,
+    pub label: String,
+}
+
+#[derive(Default)]
 pub struct LineChart {
     pub title: String,
     /// `ms`, `%` (values are fractions), `/min`, `x` (burn rates) or empty.
@@ -34,8 +43,14 @@ pub struct LineChart {
     pub times: Vec<u64>,
     pub series: Vec<Series>,
     pub thresholds: Vec<Threshold>,
-    /// The lowest value the y axis shows: 0 unless the data needs a tighter view (attainment).
+    /// The lowest value the y axis shows: 0 unless the data needs a tighter view (attainment);
+    /// lower when the data goes below it (an overspent budget).
     pub y_min: f64,
+    /// The highest value the y axis shows even when the data goes higher (a burn rate of 700x
+    /// would flatten the thresholds that matter); higher values are drawn at the top edge,
+    /// the caption says so, and the hover columns keep the real values.
+    pub y_cap: Option<f64>,
+    pub markers: Vec<Marker>,
 }
 
 /// A value as the chart's unit writes it.
@@ -49,6 +64,27 @@ pub fn format_value(value: f64, unit: &str) -> String {
         "/min" => format!("{value:.0}/min"),
         _ if value.abs() >= 100.0 => format!("{value:.0}"),
         _ => format!("{value:.2}"),
+    }
+}
+
+/// A tick label: as few decimals as the step between ticks needs.
+pub fn format_tick(value: f64, unit: &str, step: f64) -> String {
+    let decimals = |step: f64| -> usize {
+        if step >= 1.0 - 1e-9 {
+            0
+        } else {
+            (-(step.log10()) - 1e-9).ceil().clamp(0.0, 4.0) as usize
+        }
+    };
+    match unit {
+        "%" => format!("{:.*} %", decimals(step * 100.0), value * 100.0),
+        "x" => format!("{:.*}x", decimals(step), value),
+        "ms" if value.abs() >= 1000.0 => {
+            format!("{:.*} s", decimals(step / 1000.0), value / 1000.0)
+        }
+        "ms" => format!("{:.*} ms", decimals(step), value),
+        "/min" => format!("{:.*}/min", decimals(step), value),
+        _ => format!("{:.*}", decimals(step), value),
     }
 }
 
@@ -93,18 +129,40 @@ impl LineChart {
             .flat_map(|series| series.values.iter().flatten().copied())
             .chain(self.thresholds.iter().map(|threshold| threshold.value))
             .filter(|value| value.is_finite());
-        let data_max = values.fold(f64::NEG_INFINITY, f64::max);
+        let (data_min, data_max) = values
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), value| {
+                (low.min(value), high.max(value))
+            });
+        let capped = self
+            .y_cap
+            .filter(|cap| data_max > *cap && *cap > self.y_min);
         let _ = write!(
             out,
-            "<figure class=\"chart\"><figcaption>{}</figcaption>",
-            escape(&self.title)
+            "<figure class=\"chart\"><figcaption>{}{}</figcaption>",
+            escape(&self.title),
+            match capped {
+                Some(cap) => format!(
+                    " <span class=\"muted\">(axis cut at {}; the highest is {}, hover for values)</span>",
+                    escape(&format_value(cap, self.unit)),
+                    escape(&format_value(data_max, self.unit))
+                ),
+                None => String::new(),
+            }
         );
         if self.times.len() < 2 || !data_max.is_finite() {
             out.push_str("<p class=\"empty\">no data in this range</p></figure>");
             return out;
         }
-        let low = self.y_min.min(data_max);
-        let (step, top) = nice_ticks(low, data_max.max(low + f64::EPSILON), 4);
+        let high = capped.unwrap_or(data_max);
+        let wanted_low = self.y_min.min(data_min).min(high);
+        let (step, _) = nice_ticks(wanted_low, high.max(wanted_low + f64::EPSILON), 4);
+        // Ticks on whole steps: an axis from -1123 % starts at -1200 %, not at -1123 %.
+        let low = if (wanted_low / step - (wanted_low / step).round()).abs() < 1e-6 {
+            wanted_low
+        } else {
+            (wanted_low / step).floor() * step
+        };
+        let top = low + ((high - low) / step - 1e-9).ceil().max(1.0) * step;
         let plot_width = WIDTH - LEFT - RIGHT;
         let plot_height = HEIGHT - TOP - BOTTOM;
         let first = self.times[0];
@@ -127,7 +185,7 @@ impl LineChart {
                 WIDTH - RIGHT,
                 LEFT - 6.0,
                 y + 4.0,
-                escape(&format_value(tick, self.unit))
+                escape(&format_tick(tick, self.unit, step))
             );
             tick += step;
         }
@@ -147,15 +205,50 @@ impl LineChart {
             );
             tick_time += tick_seconds;
         }
+        // Threshold labels sit at the right end of their line; one that would overlap the
+        // label before it (two thresholds close in value) moves to the left end.
+        let mut label_rows: Vec<(f64, bool)> = Vec::new();
         for threshold in &self.thresholds {
             let y = y_of(threshold.value);
+            let right_taken = label_rows
+                .iter()
+                .any(|(other, right)| *right && (other - y).abs() < 12.0);
+            let (x, anchor) = if right_taken {
+                (LEFT + 4.0, "start")
+            } else {
+                (WIDTH - RIGHT - 2.0, "end")
+            };
+            label_rows.push((y, !right_taken));
             let _ = write!(
                 out,
-                "<line class=\"threshold\" x1=\"{LEFT}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/><text class=\"threshold-label\" x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+                "<line class=\"threshold\" x1=\"{LEFT}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/><text class=\"threshold-label\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>",
                 WIDTH - RIGHT,
-                WIDTH - RIGHT - 2.0,
                 y - 3.0,
                 escape(&threshold.label)
+            );
+        }
+        for marker in &self.markers {
+            if marker.time_unix_nano < first || marker.time_unix_nano >= last {
+                continue;
+            }
+            let x = x_of(marker.time_unix_nano);
+            // Near the right edge the label runs leftwards, so that it stays in the drawing.
+            let (label_x, anchor) = if x > WIDTH * 0.7 {
+                (x - 3.0, "end")
+            } else {
+                (x + 3.0, "start")
+            };
+            let _ = write!(
+                out,
+                "<g class=\"marker\"><title>{}</title><line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{TOP}\" y2=\"{}\"/><text x=\"{label_x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text></g>",
+                escape(&format!(
+                    "{} {}",
+                    sloscope_investigate::markdown::format_time(marker.time_unix_nano),
+                    marker.label
+                )),
+                HEIGHT - BOTTOM,
+                TOP - 3.0,
+                escape(&marker.label)
             );
         }
         let half_step = step_nanos / 2;
@@ -215,6 +308,40 @@ impl LineChart {
     }
 }
 
+/// Two bars on one scale, the baseline's over the breach's, each with its value written
+/// beside it: the before and after of one piece of evidence. Nothing when either value is
+/// unknown or negative (a bar cannot show it); the caller then writes the numbers alone.
+pub fn before_after(before: Option<f64>, during: Option<f64>, texts: [&str; 2]) -> Option<String> {
+    const BAR_WIDTH: f64 = 110.0;
+    let (before, during) = (before?, during?);
+    if !(before.is_finite() && during.is_finite() && before >= 0.0 && during >= 0.0) {
+        return None;
+    }
+    let largest = before.max(during).max(f64::MIN_POSITIVE);
+    let mut out = format!(
+        "<svg class=\"before-after\" viewBox=\"0 0 220 30\" width=\"220\" height=\"30\" role=\"img\" aria-label=\"before {} during {}\">",
+        escape(texts[0]),
+        escape(texts[1])
+    );
+    for (row, (value, text, class)) in [(before, texts[0], "before"), (during, texts[1], "during")]
+        .into_iter()
+        .enumerate()
+    {
+        let y = 2.0 + row as f64 * 14.0;
+        // A zero still shows a sliver, so that "none before" reads as a bar, not a gap.
+        let width = (value / largest * BAR_WIDTH).max(1.5);
+        let _ = write!(
+            out,
+            "<rect class=\"{class}\" x=\"0\" y=\"{y}\" width=\"{width:.1}\" height=\"11\" rx=\"1.5\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            BAR_WIDTH + 6.0,
+            y + 9.5,
+            escape(text)
+        );
+    }
+    out.push_str("</svg>");
+    Some(out)
+}
+
 /// A small line without axes for a table cell; `title` is shown on hover.
 pub fn sparkline(values: &[Option<f64>], title: &str) -> String {
     const SPARK_WIDTH: f64 = 120.0;
@@ -238,9 +365,14 @@ pub fn sparkline(values: &[Option<f64>], title: &str) -> String {
             let _ = write!(points, "{:.1},{y:.1} ", index as f64 * step);
         }
     }
+    // A frame shows the whole span even when the data covers only its end, and the zero line
+    // shows where an error budget runs out.
+    let zero = 2.0 + high / span * (SPARK_HEIGHT - 4.0);
     format!(
-        "<svg class=\"spark\" viewBox=\"0 0 {SPARK_WIDTH} {SPARK_HEIGHT}\" width=\"{SPARK_WIDTH}\" height=\"{SPARK_HEIGHT}\"><title>{}</title><polyline points=\"{}\"/></svg>",
+        "<svg class=\"spark\" viewBox=\"0 0 {SPARK_WIDTH} {SPARK_HEIGHT}\" width=\"{SPARK_WIDTH}\" height=\"{SPARK_HEIGHT}\"><title>{}</title><rect class=\"frame\" x=\"0.5\" y=\"0.5\" width=\"{}\" height=\"{}\"/><line class=\"zero\" x1=\"0\" x2=\"{SPARK_WIDTH}\" y1=\"{zero:.1}\" y2=\"{zero:.1}\"/><polyline points=\"{}\"/></svg>",
         escape(title),
+        SPARK_WIDTH - 1.0,
+        SPARK_HEIGHT - 1.0,
         points.trim_end()
     )
 }
@@ -289,6 +421,7 @@ mod tests {
                 label: "objective".into(),
             }],
             y_min: 0.0,
+            ..LineChart::default()
         };
         let svg = chart.render();
         assert!(!svg.contains("<script>") && !svg.contains("<b>"), "{svg}");
@@ -297,6 +430,82 @@ mod tests {
         let path = path.split('"').next().unwrap();
         assert_eq!(path.matches('M').count(), 2, "{path}");
         assert_eq!(svg.matches("<rect class=\"hover\"").count(), 4);
+    }
+
+    #[test]
+    fn tick_labels_carry_the_decimals_their_step_needs() {
+        assert_eq!(format_tick(0.5, "%", 0.25), "50 %");
+        assert_eq!(format_tick(0.995, "%", 0.005), "99.5 %");
+        assert_eq!(format_tick(0.0, "ms", 200.0), "0 ms");
+        assert_eq!(format_tick(1500.0, "ms", 500.0), "1.5 s");
+        assert_eq!(format_tick(2.5, "x", 0.5), "2.5x");
+        assert_eq!(format_tick(150.0, "/min", 50.0), "150/min");
+    }
+
+    fn one_series(unit: &'static str, values: Vec<Option<f64>>) -> LineChart {
+        let minute = 60_000_000_000;
+        LineChart {
+            title: "chart".into(),
+            unit,
+            times: (0..values.len() as u64)
+                .map(|index| index * minute)
+                .collect(),
+            series: vec![Series {
+                label: "values".into(),
+                values,
+            }],
+            ..LineChart::default()
+        }
+    }
+
+    #[test]
+    fn an_overspent_budget_takes_the_axis_below_zero_on_a_whole_step() {
+        let svg = one_series("%", vec![Some(1.0), Some(0.2), Some(-11.23)]).render();
+        // Steps of 500 %: the axis runs from -1500 % to 500 %.
+        assert!(svg.contains(">-1500 %<"), "{svg}");
+        assert!(svg.contains(">0 %<"), "{svg}");
+    }
+
+    #[test]
+    fn a_capped_axis_says_where_it_was_cut() {
+        let mut chart = one_series("x", vec![Some(1.0), Some(700.0), Some(2.0)]);
+        chart.y_cap = Some(72.0);
+        let svg = chart.render();
+        assert!(svg.contains("axis cut at 72.00x"), "{svg}");
+        assert!(!svg.contains(">700x<") && !svg.contains(">800x<"), "{svg}");
+        // The hover column keeps the real value.
+        assert!(svg.contains("values: 700.00x"), "{svg}");
+    }
+
+    #[test]
+    fn markers_outside_the_chart_are_left_out() {
+        let mut chart = one_series("ms", vec![Some(1.0), Some(2.0), Some(3.0)]);
+        chart.markers = vec![
+            Marker {
+                time_unix_nano: 60_000_000_000,
+                label: "deployment 1.4.2".into(),
+            },
+            Marker {
+                time_unix_nano: 3_600_000_000_000,
+                label: "later".into(),
+            },
+        ];
+        let svg = chart.render();
+        assert!(
+            svg.contains("deployment 1.4.2") && !svg.contains("later"),
+            "{svg}"
+        );
+    }
+
+    #[test]
+    fn before_and_after_share_one_scale() {
+        let svg = before_after(Some(5.0), Some(500.0), ["5 ms", "500 ms"]).unwrap();
+        assert!(
+            svg.contains("width=\"1.5\"") && svg.contains("width=\"110.0\""),
+            "{svg}"
+        );
+        assert!(before_after(None, Some(1.0), ["", ""]).is_none());
+        assert!(before_after(Some(-1.0), Some(1.0), ["", ""]).is_none());
     }
 
     #[test]
@@ -311,6 +520,7 @@ mod tests {
             }],
             thresholds: Vec::new(),
             y_min: 0.0,
+            ..LineChart::default()
         };
         assert!(chart.render().contains("no data"));
     }

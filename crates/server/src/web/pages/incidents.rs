@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::incidents::{Incident, IncidentState, postmortem};
 use crate::web::html::{badge, escape, path_segment, percent, time};
 use crate::web::pages::investigations::{kind_label, report_html};
-use crate::web::{PageResult, Section, page};
+use crate::web::{PageResult, Section, markdown, page};
 
 fn state_word(state: IncidentState) -> &'static str {
     match state {
@@ -41,12 +41,12 @@ pub async fn list(State(state): State<ApiState>) -> PageResult {
         return Ok(page("Incidents", Section::Incidents, &body));
     }
     body.push_str("<div class=\"filters\"><input type=\"search\" placeholder=\"filter\" data-filter=\"incidents\" aria-label=\"filter incidents\"><select data-status-filter=\"incidents\" aria-label=\"state\"><option value=\"\">any state</option><option>open</option><option>investigating</option><option>mitigated</option><option>resolved</option></select></div>");
-    body.push_str("<div class=\"scroll\"><table id=\"incidents\"><thead><tr><th>id</th><th>state</th><th>service</th><th class=\"hide-small\">SLO</th><th>opened</th><th class=\"num\">lasted</th><th class=\"hide-small\">summary</th></tr></thead><tbody>");
+    body.push_str("<div class=\"scroll\"><table id=\"incidents\" class=\"stack\"><thead><tr><th>id</th><th>state</th><th>service</th><th>SLO</th><th>opened</th><th class=\"num\">lasted</th><th>summary</th></tr></thead><tbody>");
     for incident in &incidents {
         let word = state_word(incident.state);
         let _ = write!(
             body,
-            "<tr data-status=\"{word}\"><td><a href=\"/incidents/{}\">{}</a></td><td>{}</td><td><a href=\"/services/{}\">{}</a></td><td class=\"hide-small\"><a href=\"/slos/{}\">{}</a></td><td>{}</td><td class=\"num\">{}</td><td class=\"hide-small\">{}</td></tr>",
+            "<tr data-status=\"{word}\"><td><a class=\"name\" href=\"/incidents/{}\">{}</a></td><td>{}</td><td><a href=\"/services/{}\">{}</a></td><td><a href=\"/slos/{}\">{}</a></td><td data-label=\"opened\">{}</td><td class=\"num\" data-label=\"lasted\">{}</td><td class=\"primary\">{}</td></tr>",
             path_segment(&incident.id),
             escape(&incident.id),
             badge(word),
@@ -167,13 +167,40 @@ pub async fn detail(State(state): State<ApiState>, Path(id): Path<String>) -> Pa
     let draft = postmortem(&incident, investigation.as_deref());
     let _ = write!(
         body,
-        "<h2>Post-mortem draft</h2><p><a href=\"/api/v1/incidents/{}/postmortem\" download=\"postmortem-{}.md\">Download as Markdown</a></p><pre class=\"postmortem\">{}</pre>",
+        "<h2 id=\"postmortem\">Post-mortem draft</h2><p><a href=\"/incidents/{}/postmortem\">Read it as a page</a> · <a href=\"/api/v1/incidents/{}/postmortem\" download=\"postmortem-{}.md\">Download as Markdown</a></p><pre class=\"postmortem\">{}</pre>",
+        path_segment(&incident.id),
         path_segment(&incident.id),
         escape(&incident.id),
         escape(&draft)
     );
     Ok(page(
         &format!("{} {}", incident.id, incident.slo),
+        Section::Incidents,
+        &body,
+    ))
+}
+
+/// `/incidents/{id}/postmortem`: the draft as a document, with its Markdown download.
+pub async fn postmortem_page(State(state): State<ApiState>, Path(id): Path<String>) -> PageResult {
+    let incident = state
+        .incidents
+        .get(&id)
+        .ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
+    let investigation = incident
+        .investigation_id
+        .as_deref()
+        .and_then(|id| state.investigations.get(id));
+    let draft = postmortem(&incident, investigation.as_deref());
+    let body = format!(
+        "<h1>Post-mortem draft of <a href=\"/incidents/{}\">{}</a></h1><p class=\"lead\"><a href=\"/api/v1/incidents/{}/postmortem\" download=\"postmortem-{}.md\">Download as Markdown</a> to edit it; this page shows the draft as it is now.</p><article class=\"document\">{}</article>",
+        path_segment(&incident.id),
+        escape(&incident.id),
+        path_segment(&incident.id),
+        escape(&incident.id),
+        markdown::to_html(&draft)
+    );
+    Ok(page(
+        &format!("Post-mortem {}", incident.id),
         Section::Incidents,
         &body,
     ))

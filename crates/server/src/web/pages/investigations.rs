@@ -12,6 +12,7 @@ use crate::api::ApiState;
 use crate::error::ApiError;
 use crate::investigations::Investigation;
 use crate::web::html::{count, escape, number, path_segment, percent, time};
+use crate::web::svg::before_after;
 use crate::web::{PageResult, Section, page};
 
 pub async fn list(State(state): State<ApiState>) -> PageResult {
@@ -22,7 +23,7 @@ pub async fn list(State(state): State<ApiState>) -> PageResult {
         return Ok(page("Investigations", Section::Investigations, &body));
     }
     body.push_str("<div class=\"filters\"><input type=\"search\" placeholder=\"filter\" data-filter=\"investigations\" aria-label=\"filter investigations\"></div>");
-    body.push_str("<div class=\"scroll\"><table id=\"investigations\"><thead><tr><th>id</th><th>created</th><th>service</th><th class=\"hide-small\">SLO</th><th>top cause</th><th class=\"num\">took</th></tr></thead><tbody>");
+    body.push_str("<div class=\"scroll\"><table id=\"investigations\" class=\"stack\"><thead><tr><th>id</th><th>created</th><th>service</th><th class=\"hide-small\">SLO</th><th>top cause</th><th class=\"num\">took</th></tr></thead><tbody>");
     for record in records {
         let report = &record.report;
         let top = report
@@ -105,16 +106,23 @@ pub fn report_html(record: &Investigation) -> String {
             escape(&cause.summary)
         );
         if !cause.evidence.is_empty() {
-            out.push_str("<div class=\"scroll\"><table><thead><tr><th>evidence</th><th class=\"hide-small\">probe</th><th>measure</th><th class=\"num\">before</th><th class=\"num\">during</th></tr></thead><tbody>");
+            out.push_str("<div class=\"scroll\"><table class=\"stack\"><thead><tr><th>evidence</th><th>probe</th><th>measure</th><th>baseline, then breach</th></tr></thead><tbody>");
             for evidence in &cause.evidence {
+                let before = measure_value(&evidence.measure, evidence.baseline);
+                let during = measure_value(&evidence.measure, evidence.breach);
+                // Drawn when both values are there; the numbers alone otherwise.
+                let comparison = before_after(
+                    evidence.baseline,
+                    evidence.breach,
+                    [before.as_str(), during.as_str()],
+                )
+                .unwrap_or_else(|| format!("{} → {}", escape(&before), escape(&during)));
                 let _ = write!(
                     out,
-                    "<tr><td>{}</td><td class=\"hide-small\">{}</td><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                    "<tr><td class=\"primary\">{}</td><td class=\"muted\">{}</td><td><code>{}</code></td><td class=\"comparison\">{comparison}</td></tr>",
                     escape(&evidence.summary),
                     escape(&evidence.probe),
-                    escape(&evidence.measure),
-                    measure_value(&evidence.measure, evidence.baseline),
-                    measure_value(&evidence.measure, evidence.breach)
+                    escape(&evidence.measure)
                 );
             }
             out.push_str("</tbody></table></div>");

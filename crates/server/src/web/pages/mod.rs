@@ -3,6 +3,8 @@
 
 pub mod incidents;
 pub mod investigations;
+pub mod logs;
+pub mod map;
 pub mod services;
 pub mod slos;
 pub mod traces;

@@ -9,12 +9,12 @@ use std::fmt::Write as _;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use sloscope_model::{SignalKind, SignalRow, SignalStats, TimeRange};
-use sloscope_store::{SignalFilter, SpanQuery};
+use sloscope_store::{SignalFilter, SpanQuery, SpanRow};
 
 use crate::api::ApiState;
 use crate::error::ApiError;
 use crate::web::html::{count, escape, millis, path_segment, percent, time};
-use crate::web::svg::{LineChart, Series};
+use crate::web::svg::{LineChart, Marker, Series};
 use crate::web::{PageResult, Section, blocking, page};
 
 const MINUTE_NANOS: u64 = 60_000_000_000;
@@ -84,7 +84,7 @@ pub async fn list(State(state): State<ApiState>, Query(params): Query<RangeParam
         body.push_str("<p class=\"empty\">No requests in this range. Point an OpenTelemetry SDK or Collector at the OTLP ports.</p>");
         return Ok(page("Services", Section::Services, &body));
     }
-    body.push_str("<div class=\"filters\"><input type=\"search\" placeholder=\"filter\" data-filter=\"services\" aria-label=\"filter services\"></div><div class=\"scroll\"><table id=\"services\"><thead><tr><th data-sort>service</th><th data-sort class=\"num\">requests/min</th><th data-sort class=\"num\">faults</th><th data-sort class=\"num\">p50</th><th data-sort class=\"num\">p99</th><th class=\"hide-small\">calls</th></tr></thead><tbody>");
+    body.push_str("<div class=\"filters\"><input type=\"search\" placeholder=\"filter\" data-filter=\"services\" aria-label=\"filter services\"></div><div class=\"scroll\"><table id=\"services\" class=\"stack\"><thead><tr><th data-sort>service</th><th data-sort class=\"num\">requests/min</th><th data-sort class=\"num\">faults</th><th data-sort class=\"num\">p50</th><th data-sort class=\"num\">p99</th><th class=\"hide-small\">calls</th></tr></thead><tbody>");
     for (service, stats) in &services {
         let callees: Vec<String> = calls
             .range((service.clone(), String::new())..)
@@ -111,7 +111,7 @@ pub async fn list(State(state): State<ApiState>, Query(params): Query<RangeParam
         let rate = stats.requests as f64 / (hours * 60) as f64;
         let _ = write!(
             body,
-            "<tr><td><a href=\"/services/{}\">{}</a></td><td class=\"num\" data-value=\"{rate}\">{rate:.1}</td><td class=\"num\" data-value=\"{}\">{}</td><td class=\"num\" data-value=\"{}\">{}</td><td class=\"num\" data-value=\"{}\">{}</td><td class=\"hide-small\">{}</td></tr>",
+            "<tr><td class=\"primary\"><a href=\"/services/{}\">{}</a></td><td class=\"num\" data-label=\"per minute\" data-value=\"{rate}\">{rate:.1}</td><td class=\"num\" data-label=\"faults\" data-value=\"{}\">{}</td><td class=\"num\" data-label=\"p50\" data-value=\"{}\">{}</td><td class=\"num\" data-label=\"p99\" data-value=\"{}\">{}</td><td class=\"hide-small\">{}</td></tr>",
             path_segment(service),
             escape(service),
             fault_rate(stats).unwrap_or(0.0),
@@ -142,44 +142,85 @@ pub async fn detail(
     let store = state.store.clone();
     let service = name.clone();
     let chosen = operation.clone();
-    let (steps, per_key, edges, failed) = blocking(move || {
+    let (steps, per_key, edges, inbound, failed, slow) = blocking(move || {
         let server = SignalFilter {
             kind: Some(SignalKind::Server),
             service: Some(service.clone()),
             ..SignalFilter::default()
-        };
-        let chart_filter = SignalFilter {
-            operation: chosen.clone(),
-            ..server.clone()
         };
         let dependency = SignalFilter {
             kind: Some(SignalKind::Dependency),
             service: Some(service.clone()),
             ..SignalFilter::default()
         };
+        let callers = SignalFilter {
+            kind: Some(SignalKind::Dependency),
+            remote_service: Some(service.clone()),
+            ..SignalFilter::default()
+        };
+        let per_key = store.signal_buckets(range, &server, None)?;
+        let inbound = store.signal_buckets(range, &callers, None)?;
+        // A remote service without telemetry of its own (a database, an external API) is
+        // drawn as its callers see it.
+        let chart_filter = if per_key.is_empty() && !inbound.is_empty() {
+            SignalFilter {
+                operation: None,
+                ..callers
+            }
+        } else {
+            SignalFilter {
+                operation: chosen.clone(),
+                ..server
+            }
+        };
         let failed = store.spans(&SpanQuery {
             range,
             service: Some(service.clone()),
-            operation: chosen,
+            operation: chosen.clone(),
             min_duration: None,
             errors_only: true,
             trace_id: None,
             limit: 20,
         })?;
+        // The latest requests at or above the range's p99 of what the service answered: the
+        // traces worth opening when it is slow rather than failing.
+        let mut answered = SignalStats::default();
+        for row in per_key.iter().filter(|row| {
+            chosen
+                .as_ref()
+                .is_none_or(|operation| *operation == row.key.operation)
+        }) {
+            answered.merge(&row.stats);
+        }
+        let slow = match answered.latency.quantile(0.99) {
+            Some(p99) if p99.is_finite() && p99 > 0.0 => store.spans(&SpanQuery {
+                range,
+                service: Some(service.clone()),
+                operation: chosen,
+                min_duration: Some(std::time::Duration::from_secs_f64(p99 / 1000.0)),
+                errors_only: false,
+                trace_id: None,
+                limit: 10,
+            })?,
+            _ => Vec::new(),
+        };
         Ok((
             store.signal_buckets(range, &chart_filter, Some(step_minutes))?,
-            store.signal_buckets(range, &server, None)?,
+            per_key,
             store.signal_buckets(range, &dependency, None)?,
+            inbound,
             failed,
+            slow,
         ))
     })
     .await?;
-    if per_key.is_empty() && edges.is_empty() {
+    if per_key.is_empty() && edges.is_empty() && inbound.is_empty() {
         return Err(ApiError::NotFound(format!(
-            "service `{name}` answered no requests in the last {hours} h"
+            "service `{name}` answered, made or received no calls in the last {hours} h"
         ))
         .into());
     }
+    let remote = per_key.is_empty() && !inbound.is_empty();
     let series = crate::signals::bucket(
         &steps,
         range,
@@ -187,6 +228,54 @@ pub async fn detail(
     );
     let times: Vec<u64> = series.points.keys().copied().collect();
     let stats: Vec<&SignalStats> = series.points.values().collect();
+    // Deployments and other recorded changes of the service, drawn on every chart.
+    let markers = || -> Vec<Marker> {
+        state
+            .changes
+            .between(range)
+            .into_iter()
+            .filter(|change| change.service == name)
+            .map(|change| Marker {
+                time_unix_nano: change.time_unix_nano,
+                label: match &change.version {
+                    Some(version) => format!("{} {version}", change.kind),
+                    None => change.kind.clone(),
+                },
+            })
+            .collect()
+    };
+    // Requests per minute of each version, from the same buckets as the other charts.
+    let mut per_version: BTreeMap<&str, Vec<Option<f64>>> = BTreeMap::new();
+    let step_nanos = step_minutes as u64 * MINUTE_NANOS;
+    for row in &steps {
+        let start = row.minute.max(0) as u64 * MINUTE_NANOS;
+        let Ok(index) = times.binary_search(&(start - start % step_nanos)) else {
+            continue;
+        };
+        let values = per_version
+            .entry(row.key.version.as_str())
+            .or_insert_with(|| vec![None; times.len()]);
+        let per_minute = row.stats.requests as f64 / step_minutes as f64;
+        values[index] = Some(values[index].unwrap_or(0.0) + per_minute);
+    }
+    let versions_chart = LineChart {
+        title: "Requests per version".into(),
+        unit: "/min",
+        times: times.clone(),
+        series: per_version
+            .into_iter()
+            .map(|(version, values)| Series {
+                label: if version.is_empty() {
+                    "unversioned".into()
+                } else {
+                    version.to_owned()
+                },
+                values,
+            })
+            .collect(),
+        markers: markers(),
+        ..LineChart::default()
+    };
     let quantile = |fraction: f64| -> Vec<Option<f64>> {
         stats
             .iter()
@@ -211,8 +300,8 @@ pub async fn detail(
                 values: quantile(0.99),
             },
         ],
-        thresholds: Vec::new(),
-        y_min: 0.0,
+        markers: markers(),
+        ..LineChart::default()
     };
     let throughput = LineChart {
         title: "Throughput".into(),
@@ -225,8 +314,8 @@ pub async fn detail(
                 .map(|stats| Some(stats.requests as f64 / step_minutes as f64))
                 .collect(),
         }],
-        thresholds: Vec::new(),
-        y_min: 0.0,
+        markers: markers(),
+        ..LineChart::default()
     };
     let faults = LineChart {
         title: "Faults and errors".into(),
@@ -247,8 +336,8 @@ pub async fn detail(
                     .collect(),
             },
         ],
-        thresholds: Vec::new(),
-        y_min: 0.0,
+        markers: markers(),
+        ..LineChart::default()
     };
     let base = format!("/services/{}", path_segment(&name));
     let mut body = format!("<h1>{}</h1>", escape(&name));
@@ -260,9 +349,21 @@ pub async fn detail(
                 "operation <code>{}</code> (<a href=\"{base}?hours={hours}\">all operations</a>)",
                 escape(operation)
             ),
+            None if remote => {
+                "a remote service without telemetry of its own, as its callers see it".to_owned()
+            }
             None => "all operations".to_owned(),
         },
         slo_links(&state, &name)
+    );
+    let _ = write!(
+        body,
+        "<p><a href=\"/logs?service={}&amp;last={}\">Logs of {}</a> · <a href=\"/logs?service={}&amp;severity=warn&amp;last={}\">its warnings and errors</a> · <a href=\"/map\">Service map</a></p>",
+        query_value(&name),
+        log_range(hours),
+        escape(&name),
+        query_value(&name),
+        log_range(hours)
     );
     let total = &series.total;
     body.push_str("<div class=\"cards\">");
@@ -283,38 +384,61 @@ pub async fn detail(
     }
     let _ = write!(
         body,
-        "</div><div class=\"charts\">{}{}{}</div>",
+        "</div><div class=\"charts\">{}{}{}{}</div>",
         latency.render(),
         throughput.render(),
-        faults.render()
+        faults.render(),
+        versions_chart.render()
     );
 
-    let operations = merge_by(&per_key, |row| row.key.operation.clone());
-    body.push_str("<h2>Operations</h2><div class=\"scroll\"><table id=\"operations\"><thead><tr><th data-sort>operation</th><th data-sort class=\"num\">requests</th><th data-sort class=\"num\">faults</th><th data-sort class=\"num\">p50</th><th data-sort class=\"num\">p99</th></tr></thead><tbody>");
-    for (operation, stats) in &operations {
-        stats_row(
-            &mut body,
-            &format!(
-                "<a href=\"{base}?hours={hours}&amp;operation={}\">{}</a>",
-                query_value(operation),
-                escape(operation)
-            ),
-            stats,
-        );
-    }
-    body.push_str("</tbody></table></div>");
+    if !per_key.is_empty() {
+        let operations = merge_by(&per_key, |row| row.key.operation.clone());
+        body.push_str("<h2>Operations</h2><div class=\"scroll\"><table id=\"operations\" class=\"stack\"><thead><tr><th data-sort>operation</th><th data-sort class=\"num\">requests</th><th data-sort class=\"num\">faults</th><th data-sort class=\"num\">p50</th><th data-sort class=\"num\">p99</th></tr></thead><tbody>");
+        for (operation, stats) in &operations {
+            stats_row(
+                &mut body,
+                &format!(
+                    "<a href=\"{base}?hours={hours}&amp;operation={}\">{}</a>",
+                    query_value(operation),
+                    escape(operation)
+                ),
+                stats,
+            );
+        }
+        body.push_str("</tbody></table></div>");
 
-    let versions = merge_by(&per_key, |row| row.key.version.clone());
-    body.push_str("<h2>Versions</h2><div class=\"scroll\"><table><thead><tr><th>version</th><th class=\"num\">requests</th><th class=\"num\">faults</th><th class=\"num\">p50</th><th class=\"num\">p99</th></tr></thead><tbody>");
-    for (version, stats) in &versions {
-        let label = if version.is_empty() {
-            "<span class=\"muted\">unversioned</span>".to_owned()
-        } else {
-            escape(version)
-        };
-        stats_row(&mut body, &label, stats);
+        let versions = merge_by(&per_key, |row| row.key.version.clone());
+        body.push_str("<h2>Versions</h2><div class=\"scroll\"><table class=\"stack\"><thead><tr><th>version</th><th class=\"num\">requests</th><th class=\"num\">faults</th><th class=\"num\">p50</th><th class=\"num\">p99</th></tr></thead><tbody>");
+        for (version, stats) in &versions {
+            let label = if version.is_empty() {
+                "<span class=\"muted\">unversioned</span>".to_owned()
+            } else {
+                escape(version)
+            };
+            stats_row(&mut body, &label, stats);
+        }
+        body.push_str("</tbody></table></div>");
     }
-    body.push_str("</tbody></table></div>");
+
+    if !inbound.is_empty() {
+        let callers = merge_by(&inbound, |row| {
+            (row.key.service.clone(), row.key.remote_operation.clone())
+        });
+        body.push_str("<h2>Called by</h2><div class=\"scroll\"><table class=\"stack\"><thead><tr><th>caller and operation</th><th class=\"num\">requests</th><th class=\"num\">faults</th><th class=\"num\">p50</th><th class=\"num\">p99</th></tr></thead><tbody>");
+        for ((caller, remote_operation), stats) in &callers {
+            stats_row(
+                &mut body,
+                &format!(
+                    "<a href=\"/services/{}\">{}</a> <code>{}</code>",
+                    path_segment(caller),
+                    escape(caller),
+                    escape(remote_operation)
+                ),
+                stats,
+            );
+        }
+        body.push_str("</tbody></table></div>");
+    }
 
     if !edges.is_empty() {
         let calls = merge_by(&edges, |row| {
@@ -323,7 +447,7 @@ pub async fn detail(
                 row.key.remote_operation.clone(),
             )
         });
-        body.push_str("<h2>Dependencies</h2><div class=\"scroll\"><table><thead><tr><th>calls</th><th class=\"num\">requests</th><th class=\"num\">faults</th><th class=\"num\">p50</th><th class=\"num\">p99</th></tr></thead><tbody>");
+        body.push_str("<h2>Dependencies</h2><div class=\"scroll\"><table class=\"stack\"><thead><tr><th>calls</th><th class=\"num\">requests</th><th class=\"num\">faults</th><th class=\"num\">p50</th><th class=\"num\">p99</th></tr></thead><tbody>");
         for ((remote, remote_operation), stats) in &calls {
             stats_row(
                 &mut body,
@@ -340,30 +464,45 @@ pub async fn detail(
     }
 
     body.push_str("<h2>Latest failed requests</h2>");
-    if failed.is_empty() {
-        body.push_str("<p class=\"empty\">No span with status error in this range.</p>");
-    } else {
-        body.push_str("<div class=\"scroll\"><table><thead><tr><th>time</th><th>operation</th><th class=\"num\">duration</th><th>status</th><th>trace</th></tr></thead><tbody>");
-        for span in &failed {
-            let operation = if span.operation.is_empty() {
-                &span.name
-            } else {
-                &span.operation
-            };
-            let _ = write!(
-                body,
-                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td><a href=\"/traces/{}\"><code>{}</code></a></td></tr>",
-                time(span.start_time_unix_nano),
-                escape(operation),
-                millis(Some(span.duration_nanos as f64 / 1e6)),
-                escape(&span.status_message),
-                path_segment(&span.trace_id),
-                escape(span.trace_id.get(..12).unwrap_or(&span.trace_id))
-            );
-        }
-        body.push_str("</tbody></table></div>");
-    }
+    span_table(
+        &mut body,
+        &failed,
+        "No span with status error in this range.",
+    );
+    body.push_str(
+        "<h2>Latest slow requests</h2><p class=\"muted\">At or above the p99 of the range.</p>",
+    );
+    span_table(&mut body, &slow, "No request in this range.");
     Ok(page(&name, Section::Services, &body))
+}
+
+/// Spans with their time, operation, duration, status and a link to their trace (with the
+/// time hint that makes the trace page fast).
+fn span_table(body: &mut String, spans: &[SpanRow], empty: &str) {
+    if spans.is_empty() {
+        let _ = write!(body, "<p class=\"empty\">{}</p>", escape(empty));
+        return;
+    }
+    body.push_str("<div class=\"scroll\"><table class=\"stack\"><thead><tr><th>time</th><th>operation</th><th class=\"num\">duration</th><th>status</th><th>trace</th></tr></thead><tbody>");
+    for span in spans {
+        let operation = if span.operation.is_empty() {
+            &span.name
+        } else {
+            &span.operation
+        };
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td><a href=\"/traces/{}?at={}\"><code>{}</code></a></td></tr>",
+            time(span.start_time_unix_nano),
+            escape(operation),
+            millis(Some(span.duration_nanos as f64 / 1e6)),
+            escape(&span.status_message),
+            path_segment(&span.trace_id),
+            span.start_time_unix_nano / 1_000_000_000,
+            escape(span.trace_id.get(..12).unwrap_or(&span.trace_id))
+        );
+    }
+    body.push_str("</tbody></table></div>");
 }
 
 /// Links to the SLOs of a service, for its page's heading.
@@ -389,6 +528,17 @@ fn slo_links(state: &ApiState, service: &str) -> String {
     }
 }
 
+/// The log page's time range menu value that covers `hours`.
+fn log_range(hours: u64) -> &'static str {
+    match hours {
+        0..=1 => "1h",
+        2..=6 => "6h",
+        7..=24 => "24h",
+        25..=72 => "3d",
+        _ => "7d",
+    }
+}
+
 /// Percent-encodes a query value.
 fn query_value(text: &str) -> String {
     path_segment(text)
@@ -399,7 +549,7 @@ fn stats_row(body: &mut String, label: &str, stats: &SignalStats) {
     let p99 = stats.latency.quantile(0.99);
     let _ = write!(
         body,
-        "<tr><td>{label}</td><td class=\"num\" data-value=\"{}\">{}</td><td class=\"num\" data-value=\"{}\">{}</td><td class=\"num\" data-value=\"{}\">{}</td><td class=\"num\" data-value=\"{}\">{}</td></tr>",
+        "<tr><td class=\"primary\">{label}</td><td class=\"num\" data-label=\"requests\" data-value=\"{}\">{}</td><td class=\"num\" data-label=\"faults\" data-value=\"{}\">{}</td><td class=\"num\" data-label=\"p50\" data-value=\"{}\">{}</td><td class=\"num\" data-label=\"p99\" data-value=\"{}\">{}</td></tr>",
         stats.requests,
         count(stats.requests),
         fault_rate(stats).unwrap_or(0.0),

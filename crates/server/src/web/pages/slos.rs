@@ -1,6 +1,8 @@
 //! `/` (and `/slos`): every SLO with its status, attainment, budget, burn rates, firing alerts
-//! and a budget sparkline; `/slos/{name}`: the budget burndown, the burn rate against the page
-//! thresholds, the rules' states, the alert history and the spec.
+//! and a budget sparkline, filtered, sorted and grouped by service or label; `/slos/{name}`:
+//! the budget burndown, the burn rate against the page thresholds, the rules' states, the
+//! alert history, the backtest of the alert policy over the charts' span, the exclusion
+//! windows and the spec.
 //!
 //! The budget over time is recomputed from the SLO's events per minute as a rolling window of
 //! the SLO period ending at each step (a calendar SLO is drawn as rolling too); the maths is
@@ -13,7 +15,7 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use sloscope_model::TimeRange;
 use sloscope_slo::Events;
-use sloscope_slo::spec::{Indicator, Scope, SloSpec};
+use sloscope_slo::spec::{Exclusion, Indicator, Scope, SloSpec};
 
 use crate::api::ApiState;
 use crate::error::ApiError;
@@ -126,7 +128,16 @@ fn now_minute() -> i64 {
     (crate::now_unix_nano() / MINUTE_NANOS) as i64
 }
 
-pub async fn overview(State(state): State<ApiState>) -> PageResult {
+#[derive(Debug, Deserialize)]
+pub struct OverviewParams {
+    /// `service`, or `label:<key>` to group by the value of one label; no grouping otherwise.
+    group: Option<String>,
+}
+
+pub async fn overview(
+    State(state): State<ApiState>,
+    Query(params): Query<OverviewParams>,
+) -> PageResult {
     let entries = state.slos.list();
     let file_errors = state.slos.file_errors();
     let reader = state.clone();
@@ -161,21 +172,66 @@ pub async fn overview(State(state): State<ApiState>) -> PageResult {
         body.push_str("<p class=\"empty\">No SLOs yet. Put YAML specs in the watched directory or <code>PUT /api/v1/slos/{name}</code>.</p>");
         return Ok(page("SLOs", Section::Slos, &body));
     }
-    body.push_str("<div class=\"filters\"><input type=\"search\" placeholder=\"filter by name or service\" data-filter=\"slos\" aria-label=\"filter SLOs\"><select data-status-filter=\"slos\" aria-label=\"status\"><option value=\"\">any status</option><option value=\"exhausted\">exhausted</option><option value=\"burning\">burning</option><option value=\"warning\">warning</option><option value=\"ok\">ok</option><option value=\"no_data\">no data</option></select></div>");
-    body.push_str("<div class=\"scroll\"><table id=\"slos\"><thead><tr><th data-sort>SLO</th><th data-sort>status</th><th data-sort class=\"num\">attainment</th><th data-sort class=\"num\">objective</th><th data-sort class=\"num\">budget left</th><th class=\"hide-small\">budget, 24 h</th><th class=\"hide-small\">burn rates</th><th>firing</th></tr></thead><tbody>");
+    let group = params.group.as_deref().unwrap_or("");
+    let label_key = group.strip_prefix("label:");
+    if !(group.is_empty() || group == "service" || label_key.is_some_and(|key| !key.is_empty())) {
+        return Err(ApiError::BadRequest(format!(
+            "`group` is `{group}`, want service or label:<key>"
+        ))
+        .into());
+    }
+    // The grouping menu reloads the page (a link per choice works without the script too).
+    let mut label_keys: Vec<&str> = entries
+        .iter()
+        .flat_map(|(spec, _, _)| spec.labels.keys().map(String::as_str))
+        .collect();
+    label_keys.sort_unstable();
+    label_keys.dedup();
+    let mut choices = vec![(String::new(), "no grouping".to_owned())];
+    choices.push(("service".to_owned(), "by service".to_owned()));
+    for key in &label_keys {
+        choices.push((format!("label:{key}"), format!("by label {key}")));
+    }
+    body.push_str("<div class=\"filters\"><input type=\"search\" placeholder=\"filter by name or service\" data-filter=\"slos\" aria-label=\"filter SLOs\"><select data-status-filter=\"slos\" aria-label=\"status\"><option value=\"\">any status</option><option value=\"exhausted\">exhausted</option><option value=\"burning\">burning</option><option value=\"warning\">warning</option><option value=\"ok\">ok</option><option value=\"no_data\">no data</option></select><select data-navigate aria-label=\"group\">");
+    for (value, label) in &choices {
+        let _ = write!(
+            body,
+            "<option value=\"/?group={}\"{}>{}</option>",
+            path_segment(value),
+            if value == group { " selected" } else { "" },
+            escape(label)
+        );
+    }
+    body.push_str("</select></div><p class=\"muted\">Click a column to sort it (budget left, burn rate, attainment).</p>");
+    let table_head = "<div class=\"scroll\"><table data-rows=\"slos\" class=\"stack\"><thead><tr><th data-sort>SLO</th><th data-sort>status</th><th data-sort class=\"num\">attainment</th><th data-sort class=\"num\">objective</th><th data-sort class=\"num\">budget left</th><th>budget, 24 h</th><th data-sort>burn rates</th><th>firing</th></tr></thead><tbody>";
+    let mut groups: BTreeMap<String, String> = BTreeMap::new();
     for (spec, _, evaluation) in &entries {
+        let group_name = match label_key {
+            Some(key) => spec
+                .labels
+                .get(key)
+                .map(|value| format!("{key}: {value}"))
+                .unwrap_or_else(|| format!("without label {key}")),
+            None if group == "service" => spec.service.clone(),
+            None => String::new(),
+        };
+        let rows = groups.entry(group_name).or_default();
         let evaluation = evaluation.as_deref();
         let status = status_of(evaluation);
         let attainment = evaluation.and_then(|evaluation| evaluation.attainment);
         let budget = evaluation.and_then(|evaluation| evaluation.budget_remaining);
+        // One unbreakable chip per window; a window burning faster than the budget allows
+        // (above 1x) stands out.
         let burn_rates = evaluation
             .map(|evaluation| {
                 evaluation
                     .windows
                     .iter()
                     .map(|window| {
+                        let hot = window.burn_rate.is_some_and(|rate| rate > 1.0);
                         format!(
-                            "{} {}",
+                            "<span class=\"chip{}\">{} {}</span>",
+                            if hot { " hot" } else { "" },
                             escape(&window.window),
                             window
                                 .burn_rate
@@ -184,16 +240,25 @@ pub async fn overview(State(state): State<ApiState>) -> PageResult {
                         )
                     })
                     .collect::<Vec<_>>()
-                    .join(" · ")
+                    .join(" ")
             })
             .unwrap_or_default();
+        let fastest_burn = evaluation
+            .map(|evaluation| {
+                evaluation
+                    .windows
+                    .iter()
+                    .filter_map(|window| window.burn_rate)
+                    .fold(0.0, f64::max)
+            })
+            .unwrap_or(0.0);
         let firing = evaluation
             .map(|evaluation| {
                 evaluation
                     .firing()
-                    .map(|state| escape(&state.rule))
+                    .map(|state| format!("<span class=\"chip hot\">{}</span>", escape(&state.rule)))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(" ")
             })
             .unwrap_or_default();
         let spark = sparklines
@@ -201,8 +266,8 @@ pub async fn overview(State(state): State<ApiState>) -> PageResult {
             .map(|values| sparkline(values, "budget left at each hour of the last day"))
             .unwrap_or_default();
         let _ = write!(
-            body,
-            "<tr data-status=\"{status}\"><td><a href=\"/slos/{}\">{}</a><br><span class=\"muted\"><a href=\"/services/{}\">{}</a> · {}</span></td><td>{}</td><td class=\"num\" data-value=\"{}\">{}</td><td class=\"num\" data-value=\"{}\">{:.3} %</td><td class=\"num\" data-value=\"{}\">{}</td><td class=\"hide-small\">{spark}</td><td class=\"hide-small\">{burn_rates}</td><td>{firing}</td></tr>",
+            rows,
+            "<tr data-status=\"{status}\"><td class=\"primary\"><a class=\"name\" href=\"/slos/{}\">{}</a><br><span class=\"muted\"><a href=\"/services/{}\">{}</a> · {}</span></td><td>{}</td><td class=\"num\" data-label=\"attainment\" data-value=\"{}\">{}</td><td class=\"num\" data-label=\"objective\" data-value=\"{}\">{:.3} %</td><td class=\"num\" data-label=\"budget left\" data-value=\"{}\">{}</td><td>{spark}</td><td class=\"burns\" data-value=\"{fastest_burn}\">{burn_rates}</td><td>{firing}</td></tr>",
             path_segment(&spec.name),
             escape(&spec.name),
             path_segment(&spec.service),
@@ -217,7 +282,12 @@ pub async fn overview(State(state): State<ApiState>) -> PageResult {
             percent(budget, 1),
         );
     }
-    body.push_str("</tbody></table></div>");
+    for (group_name, rows) in &groups {
+        if !group_name.is_empty() {
+            let _ = write!(body, "<h2>{}</h2>", escape(group_name));
+        }
+        let _ = write!(body, "{table_head}{rows}</tbody></table></div>");
+    }
     Ok(page("SLOs", Section::Slos, &body))
 }
 
@@ -246,7 +316,18 @@ pub async fn detail(
     let step = (span / 144).max(1);
     let reader = state.clone();
     let spec_for_read = spec.clone();
-    let prefix = blocking(move || read_prefix(&reader, &spec_for_read, end_minute, span)).await?;
+    let backtest_name = spec.name.clone();
+    let (prefix, backtest) = blocking(move || {
+        let prefix = read_prefix(&reader, &spec_for_read, end_minute, span)?;
+        // The alert policy replayed over the charts' span: when each rule would have fired.
+        let to_seconds = (end_minute + 1) * 60;
+        let backtest = reader
+            .slos
+            .backtest(&backtest_name, to_seconds - span * 60, to_seconds)
+            .map_err(ApiError::from)?;
+        Ok((prefix, backtest))
+    })
+    .await?;
 
     let status = status_of(evaluation);
     let mut body = format!(
@@ -288,12 +369,19 @@ pub async fn detail(
             .map(|rate| format!("{rate:.2}x"))
             .unwrap_or_else(|| "–".to_owned()),
     );
+    let budget_gone = evaluation
+        .and_then(|evaluation| evaluation.budget_remaining)
+        .is_some_and(|left| left <= 0.0);
     card(
         "budget gone in",
-        evaluation
-            .and_then(|evaluation| evaluation.exhaustion_forecast_minutes)
-            .map(crate::alerts::human_minutes)
-            .unwrap_or_else(|| "not at this rate".to_owned()),
+        if budget_gone {
+            "already gone".to_owned()
+        } else {
+            evaluation
+                .and_then(|evaluation| evaluation.exhaustion_forecast_minutes)
+                .map(crate::alerts::human_minutes)
+                .unwrap_or_else(|| "not at this rate".to_owned())
+        },
     );
     card(
         "events in period",
@@ -330,6 +418,7 @@ pub async fn detail(
             label: format!("warning at {:.0} %", spec.alerting.budget_warning * 100.0),
         }],
         y_min: 0.0,
+        ..LineChart::default()
     };
     let mut burn_series = Vec::new();
     let mut thresholds = Vec::new();
@@ -353,6 +442,14 @@ pub async fn detail(
             label: format!("{} {}x", severity_word(rule.severity), rule.burn_rate),
         });
     }
+    // Five times the highest threshold keeps the thresholds readable next to a spike.
+    let burn_cap = thresholds
+        .iter()
+        .map(|threshold| threshold.value)
+        .fold(None, |highest: Option<f64>, value| {
+            Some(highest.map_or(value, |highest| highest.max(value)))
+        })
+        .map(|highest| highest * 5.0);
     let burn = LineChart {
         title: format!("Burn rate, last {hours} h"),
         unit: "x",
@@ -360,6 +457,8 @@ pub async fn detail(
         series: burn_series,
         thresholds,
         y_min: 0.0,
+        y_cap: burn_cap,
+        ..LineChart::default()
     };
     let _ = write!(
         body,
@@ -443,6 +542,66 @@ pub async fn detail(
                 time(incident.opened_unix_nano),
                 escape(&incident.summary)
             );
+        }
+        body.push_str("</ul>");
+    }
+    let _ = write!(
+        body,
+        "<h2>Backtest of the alert policy, last {hours} h</h2><p class=\"muted\">The rules replayed minute by minute over the stored events: when each would have fired, how long after the trouble began (its detection time) and how much budget was gone by then.</p>"
+    );
+    if backtest.firings.is_empty() {
+        let _ = write!(
+            body,
+            "<p class=\"empty\">No rule would have fired in {} evaluations.</p>",
+            backtest.evaluations
+        );
+    } else {
+        body.push_str("<div class=\"scroll\"><table class=\"stack\"><thead><tr><th>rule</th><th>severity</th><th>trouble began</th><th>fired</th><th class=\"num\">detection</th><th class=\"num\">budget spent by then</th><th>cleared</th></tr></thead><tbody>");
+        let at = |seconds: i64| time(seconds.max(0) as u64 * 1_000_000_000);
+        for firing in &backtest.firings {
+            let _ = write!(
+                body,
+                "<tr><td class=\"primary\">{}</td><td>{}</td><td data-label=\"began\">{}</td><td data-label=\"fired\">{}</td><td class=\"num\" data-label=\"detection\">{}</td><td class=\"num\" data-label=\"budget spent\">{}</td><td data-label=\"cleared\">{}</td></tr>",
+                escape(&firing.rule),
+                badge(severity_word(firing.severity)),
+                at(firing.onset_at),
+                at(firing.fired_at),
+                escape(&crate::alerts::human_minutes(
+                    firing.detection_seconds as f64 / 60.0
+                )),
+                percent(Some(firing.budget_consumed_at_firing), 1),
+                firing
+                    .cleared_at
+                    .map(at)
+                    .unwrap_or_else(|| "still firing".to_owned())
+            );
+        }
+        body.push_str("</tbody></table></div>");
+    }
+    body.push_str("<h2>Exclusion windows</h2>");
+    if spec.exclusions.is_empty() {
+        body.push_str("<p class=\"empty\">None: every minute counts against the budget.</p>");
+    } else {
+        body.push_str("<ul>");
+        for exclusion in &spec.exclusions {
+            let item = match exclusion {
+                Exclusion::Once { from, to, reason } => format!(
+                    "{} to {}: {}",
+                    time(from.max(&0).unsigned_abs().saturating_mul(1_000_000_000)),
+                    time(to.max(&0).unsigned_abs().saturating_mul(1_000_000_000)),
+                    escape(reason)
+                ),
+                Exclusion::Recurring {
+                    cron,
+                    duration_minutes,
+                    reason,
+                } => format!(
+                    "every <code>{}</code> (UTC) for {duration_minutes} min: {}",
+                    escape(cron),
+                    escape(reason)
+                ),
+            };
+            let _ = write!(body, "<li>{item}</li>");
         }
         body.push_str("</ul>");
     }
