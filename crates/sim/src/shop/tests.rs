@@ -130,13 +130,14 @@ fn the_call_graph_is_the_shops() {
             .iter()
             .all(|(_, span_id)| by_id.contains_key(span_id))
     );
-    // Every pod reports CPU and memory every 30 seconds.
+    // Every pod reports CPU and memory every 15 seconds: 40 times in the 10 minutes.
     let cpu = telemetry
         .points
         .iter()
         .filter(|point| point.name == "process.cpu.utilization")
         .count();
-    assert_eq!(cpu, 14 * 20);
+    assert_eq!(cpu, 14 * (10 * MINUTE / METRIC_INTERVAL_NANOS) as usize);
+    assert_eq!(cpu, 14 * 40);
 }
 
 #[test]
