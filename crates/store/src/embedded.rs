@@ -208,16 +208,15 @@ struct Writer {
 /// A write's rows as the head keeps them: one record batch per table (spans, logs, points).
 type TableBatches = [Option<RecordBatch>; 3];
 
-/// Lays a decoded batch out in record batches. Writers call this before they queue their write,
-/// in parallel and while the records are still in their core's cache: on the single writer
-/// thread, profiles showed most of its time spent waiting for the records' strings to come
-/// back from memory.
-fn table_batches(batch: &Batch) -> Box<TableBatches> {
-    Box::new([
+/// Lays a decoded batch out in record batches. Exporters call this before they queue their
+/// write, in parallel, rather than leaving it to the single writer thread, which every export
+/// waits on for its acknowledgement.
+fn table_batches(batch: &Batch) -> TableBatches {
+    [
         (!batch.spans.is_empty()).then(|| tables::spans_to_batch(&batch.spans)),
         (!batch.logs.is_empty()).then(|| tables::logs_to_batch(&batch.logs)),
         (!batch.points.is_empty()).then(|| tables::points_to_batch(&batch.points)),
-    ])
+    ]
 }
 
 impl Writer {
@@ -555,7 +554,7 @@ impl EmbeddedStore {
                 Ok(request) => {
                     let converted = sloscope_ingest::convert(request, record.written_unix_nano);
                     let new_batches = table_batches(&converted.batch);
-                    writer.apply(&converted.batch, *new_batches);
+                    writer.apply(&converted.batch, new_batches);
                 }
                 Err(error) => {
                     warn!(%error, sequence = record.sequence, "write-ahead log record does not decode; skipped")
@@ -758,7 +757,7 @@ impl Store for EmbeddedStore {
     fn submit(&self, write: Write) -> Result<Acknowledgement, StoreError> {
         let (acknowledge, acknowledgement) = oneshot::channel();
         self.shared.counters.queued.fetch_add(1, Ordering::Relaxed);
-        let new_batches = table_batches(&write.batch);
+        let new_batches = Box::new(table_batches(&write.batch));
         let sent = self.send(Job::Write(write, new_batches, acknowledge));
         if sent.is_err() {
             self.shared.counters.queued.fetch_sub(1, Ordering::Relaxed);

@@ -85,7 +85,7 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
             Some(before),
             Some(after),
         );
-        let finding = match busiest_growth(context, service) {
+        let finding = match busiest_growth(context, service, after - before) {
             Some((operation, before, after)) => finding.with(
                 format!("most of the growth is {operation} of {service}: {before:.0} -> {after:.0} requests per minute"),
                 "operation_requests_per_minute",
@@ -100,8 +100,8 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
 }
 
 /// The operation of `service` whose requests per minute grew the most, with its rates before
-/// and after, when it holds at least half of the service's growth.
-fn busiest_growth(context: &Context<'_>, service: &str) -> Option<(String, f64, f64)> {
+/// and after, when it holds at least half of the service's `growth` (requests per minute).
+fn busiest_growth(context: &Context<'_>, service: &str, growth: f64) -> Option<(String, f64, f64)> {
     let per_minute = |window: &crate::context::Window<'_>, operation: &str| {
         window
             .operations
@@ -109,13 +109,6 @@ fn busiest_growth(context: &Context<'_>, service: &str) -> Option<(String, f64, 
             .and_then(|operations| operations.get(operation))
             .map_or(0.0, |stats| stats.requests as f64 / window.minutes)
     };
-    let total = |window: &crate::context::Window<'_>| {
-        window
-            .services
-            .get(service)
-            .map_or(0.0, |stats| stats.requests as f64 / window.minutes)
-    };
-    let growth = total(&context.breach) - total(&context.baseline);
     let (operation, before, after) = context
         .breach
         .operations

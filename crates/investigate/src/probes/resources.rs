@@ -426,11 +426,23 @@ fn climbs(points: &[(u64, f64)]) -> Vec<&[(u64, f64)]> {
     pieces
 }
 
-/// The climbs of a series measured together: the Theil–Sen slope per minute within climbs,
-/// the share of steps within climbs that do not go down, and the samples those cover.
-fn climb_slope(points: &[(u64, f64)]) -> Option<(f64, f64, usize)> {
+/// The climbs of a series measured together.
+struct Climbs {
+    /// Theil–Sen slope per minute, within climbs.
+    slope: f64,
+    /// The share of steps within climbs that do not go down.
+    rising: f64,
+    /// Samples in climbs of two or more.
+    covered: usize,
+    /// Falls between climbs.
+    restarts: usize,
+}
+
+fn climb_slope(points: &[(u64, f64)]) -> Option<Climbs> {
     let origin = points.first()?.0;
-    let pieces: Vec<Vec<(f64, f64)>> = climbs(points)
+    let all = climbs(points);
+    let restarts = all.len().saturating_sub(1);
+    let pieces: Vec<Vec<(f64, f64)>> = all
         .into_iter()
         .filter(|piece| piece.len() >= 2)
         .map(|piece| {
@@ -451,7 +463,12 @@ fn climb_slope(points: &[(u64, f64)]) -> Option<(f64, f64, usize)> {
         .count();
     let borrowed: Vec<&[(f64, f64)]> = pieces.iter().map(Vec::as_slice).collect();
     let slope = theil_sen_slope_within(&borrowed)?;
-    Some((slope, rising as f64 / steps as f64, covered))
+    Some(Climbs {
+        slope,
+        rising: rising as f64 / steps as f64,
+        covered,
+        restarts,
+    })
 }
 
 fn growth(context: &Context<'_>, series: &Measured<'_>) -> Option<Observation> {
@@ -473,7 +490,12 @@ fn growth(context: &Context<'_>, series: &Measured<'_>) -> Option<Observation> {
         .partition_point(|(time, _)| *time < context.started_unix_nano)
         .saturating_sub(1);
     let breach = &samples.breach[from..];
-    let (slope, rising, covered) = climb_slope(breach)?;
+    let Climbs {
+        slope,
+        rising,
+        covered,
+        restarts,
+    } = climb_slope(breach)?;
     if covered < MIN_POINTS || slope <= 0.0 {
         return None;
     }
@@ -483,12 +505,9 @@ fn growth(context: &Context<'_>, series: &Measured<'_>) -> Option<Observation> {
     // The baseline must have been flatter: a service that always grows this way is not leaking
     // because of the breach.
     let baseline_growth = match climb_slope(&samples.baseline) {
-        Some((baseline_slope, _, covered)) if covered >= MIN_POINTS => {
-            baseline_slope.max(0.0) / slope
-        }
+        Some(baseline) if baseline.covered >= MIN_POINTS => baseline.slope.max(0.0) / slope,
         _ => 0.0,
     };
-    let restarts = climbs(breach).len() - 1;
     let peak = breach
         .iter()
         .map(|(_, value)| *value)
