@@ -51,6 +51,18 @@ struct Draft {
 }
 
 impl Draft {
+    /// Keeps `share` of the confidence, with the call graph's reason as evidence.
+    fn discount(&mut self, share: f64, measure: &str, reason: String) {
+        self.confidence *= share;
+        self.supporting.push(Evidence {
+            probe: String::from("dependencies"),
+            summary: reason,
+            measure: measure.to_owned(),
+            baseline: None,
+            breach: None,
+        });
+    }
+
     fn summary(&self) -> String {
         self.findings
             .first()
@@ -240,16 +252,13 @@ fn discount_outside(context: &Context<'_>, drafts: &mut BTreeMap<(String, CauseK
         if service == subject || reached.contains(service) {
             continue;
         }
-        draft.confidence *= OUTSIDE_SHARE;
-        draft.supporting.push(Evidence {
-            probe: String::from("dependencies"),
-            summary: format!(
+        draft.discount(
+            OUTSIDE_SHARE,
+            "outside_call_graph",
+            format!(
                 "{subject} does not call {service}, directly or through others: {service} cannot be why {subject} breached"
             ),
-            measure: String::from("outside_call_graph"),
-            baseline: None,
-            breach: None,
-        });
+        );
     }
 }
 
@@ -284,16 +293,13 @@ fn discount_symptoms(context: &Context<'_>, drafts: &mut BTreeMap<(String, Cause
             })
             .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(&a.0)));
         if let Some((callee, _)) = explaining {
-            draft.confidence *= SYMPTOM_SHARE;
-            draft.supporting.push(Evidence {
-                probe: String::from("dependencies"),
-                summary: format!(
+            draft.discount(
+                SYMPTOM_SHARE,
+                "downstream_cause",
+                format!(
                     "{callee}, which {service} calls, has a cause of its own: this may be its echo"
                 ),
-                measure: String::from("downstream_cause"),
-                baseline: None,
-                breach: None,
-            });
+            );
         }
     }
 }

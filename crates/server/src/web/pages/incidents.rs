@@ -3,12 +3,14 @@
 //! to do, and the post-mortem draft (downloadable as Markdown from the API).
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 
 use crate::api::ApiState;
 use crate::error::ApiError;
 use crate::incidents::{Incident, IncidentState, postmortem};
+use crate::investigations::Investigation;
 use crate::web::html::{badge, escape, path_segment, percent, time};
 use crate::web::pages::investigations::{kind_label, report_html};
 use crate::web::{PageResult, Section, markdown, page};
@@ -63,15 +65,24 @@ pub async fn list(State(state): State<ApiState>) -> PageResult {
     Ok(page("Incidents", Section::Incidents, &body))
 }
 
-pub async fn detail(State(state): State<ApiState>, Path(id): Path<String>) -> PageResult {
+/// The incident `id` and the investigation it points at, when that is still kept.
+fn incident_and_investigation(
+    state: &ApiState,
+    id: &str,
+) -> Result<(Incident, Option<Arc<Investigation>>), ApiError> {
     let incident = state
         .incidents
-        .get(&id)
+        .get(id)
         .ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
     let investigation = incident
         .investigation_id
         .as_deref()
         .and_then(|id| state.investigations.get(id));
+    Ok((incident, investigation))
+}
+
+pub async fn detail(State(state): State<ApiState>, Path(id): Path<String>) -> PageResult {
+    let (incident, investigation) = incident_and_investigation(&state, &id)?;
     let mut body = format!(
         "<h1>{} {}: {} breach of <a href=\"/slos/{}\">{}</a></h1><p class=\"lead\">{}</p>",
         escape(&incident.id),
@@ -182,14 +193,7 @@ pub async fn detail(State(state): State<ApiState>, Path(id): Path<String>) -> Pa
 
 /// `/incidents/{id}/postmortem`: the draft as a document, with its Markdown download.
 pub async fn postmortem_page(State(state): State<ApiState>, Path(id): Path<String>) -> PageResult {
-    let incident = state
-        .incidents
-        .get(&id)
-        .ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
-    let investigation = incident
-        .investigation_id
-        .as_deref()
-        .and_then(|id| state.investigations.get(id));
+    let (incident, investigation) = incident_and_investigation(&state, &id)?;
     let draft = postmortem(&incident, investigation.as_deref());
     let body = format!(
         "<h1>Post-mortem draft of <a href=\"/incidents/{}\">{}</a></h1><p class=\"lead\"><a href=\"/api/v1/incidents/{}/postmortem\" download=\"postmortem-{}.md\">Download as Markdown</a> to edit it; this page shows the draft as it is now.</p><article class=\"document\">{}</article>",

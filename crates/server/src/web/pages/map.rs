@@ -11,13 +11,13 @@ use std::fmt::Write as _;
 
 use axum::extract::{Query, State};
 use serde::Deserialize;
-use sloscope_model::{SignalKind, SignalRow, SignalStats, TimeRange};
-use sloscope_store::SignalFilter;
+use sloscope_model::{SignalRow, SignalStats, TimeRange};
 
 use crate::api::ApiState;
 use crate::error::ApiError;
 use crate::web::graph::{Edge, Graph, Node};
 use crate::web::html::{badge, escape, millis, path_segment, percent};
+use crate::web::pages::services::server_and_dependency_totals;
 use crate::web::{PageResult, Section, blocking, page};
 
 const MINUTE_NANOS: u64 = 60_000_000_000;
@@ -132,23 +132,14 @@ pub async fn map(State(state): State<ApiState>, Query(params): Query<MapParams>)
         recent_range.from,
     );
     let store = state.store.clone();
-    let (recent_servers, recent_calls, baseline_servers, baseline_calls) = blocking(move || {
-        let server = SignalFilter {
-            kind: Some(SignalKind::Server),
-            ..SignalFilter::default()
-        };
-        let dependency = SignalFilter {
-            kind: Some(SignalKind::Dependency),
-            ..SignalFilter::default()
-        };
-        Ok((
-            store.signal_buckets(recent_range, &server, None)?,
-            store.signal_buckets(recent_range, &dependency, None)?,
-            store.signal_buckets(baseline_range, &server, None)?,
-            store.signal_buckets(baseline_range, &dependency, None)?,
-        ))
-    })
-    .await?;
+    let ((recent_servers, recent_calls), (baseline_servers, baseline_calls)) =
+        blocking(move || {
+            Ok((
+                server_and_dependency_totals(store.as_ref(), recent_range)?,
+                server_and_dependency_totals(store.as_ref(), baseline_range)?,
+            ))
+        })
+        .await?;
     let services_recent = merge_by(&recent_servers, |row| row.key.service.clone());
     let services_before = merge_by(&baseline_servers, |row| row.key.service.clone());
     let edge_key = |row: &SignalRow| (row.key.service.clone(), row.key.remote_service.clone());

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use sloscope_model::{SignalKind, SignalRow, SignalStats, TimeRange};
-use sloscope_store::{SignalFilter, SpanQuery, SpanRow};
+use sloscope_store::{SignalFilter, SpanQuery, SpanRow, Store, StoreError};
 
 use crate::api::ApiState;
 use crate::error::ApiError;
@@ -54,25 +54,27 @@ fn merge_by<K: Ord>(rows: &[SignalRow], key: impl Fn(&SignalRow) -> K) -> BTreeM
     merged
 }
 
+/// The server signals and the dependency signals of `range`, each merged per key over it.
+pub(crate) fn server_and_dependency_totals(
+    store: &dyn Store,
+    range: TimeRange,
+) -> Result<(Vec<SignalRow>, Vec<SignalRow>), StoreError> {
+    let of_kind = |kind| SignalFilter {
+        kind: Some(kind),
+        ..SignalFilter::default()
+    };
+    Ok((
+        store.signal_buckets(range, &of_kind(SignalKind::Server), None)?,
+        store.signal_buckets(range, &of_kind(SignalKind::Dependency), None)?,
+    ))
+}
+
 pub async fn list(State(state): State<ApiState>, Query(params): Query<RangeParams>) -> PageResult {
     let hours = hours_of(&params, 1)?;
     let range = last_hours(hours);
     let store = state.store.clone();
-    let (servers, edges) = blocking(move || {
-        let server = SignalFilter {
-            kind: Some(SignalKind::Server),
-            ..SignalFilter::default()
-        };
-        let dependency = SignalFilter {
-            kind: Some(SignalKind::Dependency),
-            ..SignalFilter::default()
-        };
-        Ok((
-            store.signal_buckets(range, &server, None)?,
-            store.signal_buckets(range, &dependency, None)?,
-        ))
-    })
-    .await?;
+    let (servers, edges) =
+        blocking(move || Ok(server_and_dependency_totals(store.as_ref(), range)?)).await?;
     let services = merge_by(&servers, |row| row.key.service.clone());
     let calls = merge_by(&edges, |row| {
         (row.key.service.clone(), row.key.remote_service.clone())
