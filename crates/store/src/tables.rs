@@ -395,6 +395,18 @@ pub fn span_rows(batch: &RecordBatch) -> Vec<SpanRow> {
     span_facts(batch).into_iter().map(SpanRow::from).collect()
 }
 
+impl SpanRow {
+    /// What the span did, as pages name it: the derived operation, or the span's own name when
+    /// none was derived (an internal span).
+    pub fn operation_or_name(&self) -> &str {
+        if self.operation.is_empty() {
+            &self.name
+        } else {
+            &self.operation
+        }
+    }
+}
+
 impl From<SpanFacts> for SpanRow {
     fn from(facts: SpanFacts) -> SpanRow {
         SpanRow {

@@ -487,11 +487,7 @@ fn span_table(body: &mut String, spans: &[SpanRow], empty: &str) {
     }
     body.push_str("<div class=\"scroll\"><table class=\"stack\"><thead><tr><th>time</th><th>operation</th><th class=\"num\">duration</th><th>status</th><th>trace</th></tr></thead><tbody>");
     for span in spans {
-        let operation = if span.operation.is_empty() {
-            &span.name
-        } else {
-            &span.operation
-        };
+        let operation = span.operation_or_name();
         let _ = write!(
             body,
             "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td><a href=\"/traces/{}?at={}\"><code>{}</code></a></td></tr>",

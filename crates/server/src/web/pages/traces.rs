@@ -158,11 +158,7 @@ pub async fn waterfall(
         let offset = (span.start_time_unix_nano - start) as f64 / length * 100.0;
         let width = span.duration_nanos as f64 / length * 100.0;
         let error = span.status_code == StatusCode::Error;
-        let operation = if span.operation.is_empty() {
-            &span.name
-        } else {
-            &span.operation
-        };
+        let operation = span.operation_or_name();
         let _ = write!(
             body,
             "<tr><td class=\"name\" style=\"padding-left:{:.1}rem\"><button type=\"button\" class=\"expand\" aria-expanded=\"false\" aria-controls=\"{detail_id}\" title=\"attributes and events\">▸</button> <a href=\"/services/{}\">{}</a> {}{}</td><td class=\"num\">{}</td><td class=\"bar\"><div class=\"track\"><div class=\"span{}\" style=\"left:{offset:.2}%;width:{width:.2}%\" title=\"{} {} at +{}\"></div></div></td></tr>",
