@@ -11,6 +11,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use sloscope_model::{SignalKind, SignalStats, SpanId, SpanKind, TimeRange};
 
 use crate::input::{Inputs, SpanRecord, Subject, Telemetry};
+use crate::report::Figure;
 
 /// The remote service the signal derivation names when a client span says nothing about its
 /// peer: not a node of the graph.
@@ -299,6 +300,36 @@ impl<'a> Window<'a> {
             versions,
             dependencies,
         }
+    }
+}
+
+impl<'a> Window<'a> {
+    /// A typical bad request for a figure: among the spans `measure` picks (with what it
+    /// measures of each, a duration or a gap in nanoseconds), the one at the 90th percentile,
+    /// so that the picture is a usual slow one rather than the single worst outlier; ties go
+    /// by trace and span id, so that the order of the spans does not matter.
+    pub fn exemplar(
+        &self,
+        title: String,
+        mut measure: impl FnMut(usize, &'a SpanRecord) -> Option<u64>,
+    ) -> Option<Figure> {
+        let spans: &'a [SpanRecord] = self.spans.spans;
+        let mut picked: Vec<(u64, &SpanRecord)> = spans
+            .iter()
+            .enumerate()
+            .filter_map(|(position, span)| Some((measure(position, span)?, span)))
+            .collect();
+        if picked.is_empty() {
+            return None;
+        }
+        picked.sort_unstable_by_key(|(measured, span)| (*measured, span.trace_id, span.span_id));
+        let (_, span) = picked[(picked.len() - 1) * 9 / 10];
+        Some(Figure::Trace {
+            title,
+            trace_id: hex::encode(span.trace_id),
+            span_id: hex::encode(span.span_id),
+            time_unix_nano: span.start_unix_nano,
+        })
     }
 }
 

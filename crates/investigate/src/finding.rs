@@ -1,7 +1,7 @@
 //! What a probe returns: a suspected cause for one service, how strongly the probe's numbers
 //! point at it, and those numbers.
 
-use crate::report::{CauseKind, Evidence};
+use crate::report::{CauseKind, Evidence, Figure};
 
 /// The probes, in the order the report lists their evidence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -64,6 +64,7 @@ pub(crate) struct Finding {
     pub score: f64,
     pub summary: String,
     pub evidence: Vec<Evidence>,
+    pub figures: Vec<Figure>,
 }
 
 impl Finding {
@@ -76,7 +77,14 @@ impl Finding {
             score: score.clamp(0.0, 1.0),
             summary,
             evidence: Vec::new(),
+            figures: Vec::new(),
         }
+    }
+
+    /// Adds a drawing of the evidence, when there is one to draw.
+    pub fn with_figure(mut self, figure: Option<Figure>) -> Self {
+        self.figures.extend(figure);
+        self
     }
 
     /// Adds one number behind the finding.

@@ -27,7 +27,10 @@ pub use input::{
     ChangeEvent, Exception, Inputs, LogLine, MetricSample, SloContext, SpanRecord, Subject,
     Telemetry,
 };
-pub use report::{Cause, CauseKind, Evidence, IndicatorChange, Remedy, Report, Scope};
+pub use report::{
+    Cause, CauseKind, ComparisonRow, Evidence, Figure, IndicatorChange, Remedy, Report, Scope,
+    TrendSeries,
+};
 pub use templates::{
     CompareConfig, ConfigError, MinerConfig, PatternChange, Template, TemplateId, TemplateMiner,
     WILDCARD, compare, compare_with, grouping_accuracy,

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use crate::context::Context;
 use crate::finding::Finding;
 use crate::remedies::remedies_for;
-use crate::report::{Cause, CauseKind, Evidence};
+use crate::report::{Cause, CauseKind, Evidence, Figure};
 
 /// Causes listed at most.
 const MAX_CAUSES: usize = 10;
@@ -29,6 +29,8 @@ const MAX_CAUSES: usize = 10;
 const MIN_CONFIDENCE: f64 = 0.05;
 /// Evidence rows kept per cause.
 const MAX_EVIDENCE: usize = 8;
+/// Figures kept per cause.
+const MAX_FIGURES: usize = 3;
 /// How much other causes of the same service add (times their confidence).
 const CORROBORATION: f64 = 0.2;
 /// What a symptom keeps of its confidence when something downstream has a cause.
@@ -48,6 +50,8 @@ struct Draft {
     /// Weighted findings, strongest first.
     findings: Vec<(f64, Finding)>,
     supporting: Vec<Evidence>,
+    /// Figures of the causes this one explains.
+    supporting_figures: Vec<Figure>,
 }
 
 impl Draft {
@@ -142,6 +146,7 @@ pub(crate) fn rank(context: &Context<'_>, findings: Vec<Finding>) -> Vec<Cause> 
                 confidence: 0.0,
                 findings: Vec::new(),
                 supporting: Vec::new(),
+                supporting_figures: Vec::new(),
             });
         draft.confidence = combine(draft.confidence, weighted);
         draft.findings.push((weighted, finding));
@@ -202,6 +207,9 @@ fn absorb(drafts: &mut BTreeMap<(String, CauseKind), Draft>) {
                 explainer
                     .supporting
                     .extend(finding.evidence.iter().cloned());
+                explainer
+                    .supporting_figures
+                    .extend(finding.figures.iter().cloned());
             }
             match how {
                 Explained::Absorb => {
@@ -331,6 +339,24 @@ fn finish(rank: usize, draft: Draft) -> Cause {
             evidence.push(item.clone());
         }
     }
+    // Its own strongest drawing, then one of what it explains, then the rest of its own.
+    let own_figures: Vec<&Figure> = draft
+        .findings
+        .iter()
+        .flat_map(|(_, finding)| &finding.figures)
+        .collect();
+    let mut figures: Vec<Figure> = Vec::new();
+    let ordered = own_figures
+        .iter()
+        .take(1)
+        .copied()
+        .chain(draft.supporting_figures.iter().take(1))
+        .chain(own_figures.iter().skip(1).copied());
+    for figure in ordered {
+        if figures.len() < MAX_FIGURES && !figures.contains(figure) {
+            figures.push(figure.clone());
+        }
+    }
     let remedies = remedies_for(draft.kind, &draft.service, &summary, &evidence);
     Cause {
         rank,
@@ -339,6 +365,7 @@ fn finish(rank: usize, draft: Draft) -> Cause {
         summary,
         confidence: crate::finding::round(draft.confidence.clamp(0.0, 1.0)),
         evidence,
+        figures,
         remedies,
     }
 }

@@ -43,6 +43,59 @@ pub struct Remedy {
     pub because: String,
 }
 
+/// Evidence a person should see drawn rather than read: the slow span on its trace, how the
+/// values of an attribute or the log templates split before and during the breach, a resource
+/// over time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Figure {
+    /// A typical bad request of the breach, with the span that shows the cause.
+    Trace {
+        title: String,
+        /// 32 hex digits.
+        trace_id: String,
+        /// 16 hex digits: the span to point at.
+        span_id: String,
+        /// When the span started, unix nanoseconds: where to look for the trace.
+        time_unix_nano: u64,
+    },
+    /// The values of one dimension (an attribute's values, log templates), the baseline's
+    /// against the breach's, largest change first.
+    Comparison {
+        title: String,
+        /// `%` (shares, as fractions) or `/min` (rates).
+        unit: String,
+        /// What the two columns are, e.g. `good requests` and `bad requests`.
+        columns: [String; 2],
+        rows: Vec<ComparisonRow>,
+    },
+    /// A measure over the baseline and the breach, one line per instance (a pod's memory),
+    /// with the limit it runs into when one is known.
+    Trend {
+        title: String,
+        /// `bytes`, `%` (fractions), `/min` or empty.
+        unit: String,
+        series: Vec<TrendSeries>,
+        limit: Option<f64>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ComparisonRow {
+    pub label: String,
+    /// The first column's value: the baseline's, or the good requests' of an attribute diff.
+    pub baseline: f64,
+    /// The second column's value: the breach's, or the bad requests'.
+    pub breach: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrendSeries {
+    pub label: String,
+    /// `[unix nanoseconds, value]`, by time.
+    pub points: Vec<(u64, f64)>,
+}
+
 /// A suspected cause: findings of one or more probes merged for one service and kind.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Cause {
@@ -53,6 +106,9 @@ pub struct Cause {
     /// 0 to 1.
     pub confidence: f64,
     pub evidence: Vec<Evidence>,
+    /// The evidence worth drawing, the cause's own first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub figures: Vec<Figure>,
     pub remedies: Vec<Remedy>,
 }
 

@@ -176,8 +176,35 @@ pub(crate) fn two_proportion_z(
     (after - before) / variance.sqrt()
 }
 
+/// At most `at_most` points of a series for a figure: consecutive points in equal groups, each
+/// kept as its highest (a peak is what a resource trend must not lose).
+pub(crate) fn thin(points: Vec<(u64, f64)>, at_most: usize) -> Vec<(u64, f64)> {
+    if points.len() <= at_most || at_most == 0 {
+        return points;
+    }
+    let group = points.len().div_ceil(at_most);
+    points
+        .chunks(group)
+        .filter_map(|chunk| {
+            chunk
+                .iter()
+                .copied()
+                .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn thinning_keeps_the_peaks() {
+        let points: Vec<(u64, f64)> = (0..1000).map(|i| (i, (i % 100) as f64)).collect();
+        let thinned = thin(points.clone(), 100);
+        assert_eq!(thinned.len(), 100);
+        assert_eq!(thinned.iter().filter(|point| point.1 == 99.0).count(), 10);
+        assert_eq!(thin(points[..50].to_vec(), 100).len(), 50);
+    }
     use super::*;
 
     #[test]

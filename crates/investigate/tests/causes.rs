@@ -3,7 +3,9 @@
 
 mod world;
 
-use sloscope_investigate::{Cause, CauseKind, ChangeEvent, Report, investigate};
+use sloscope_investigate::{
+    Cause, CauseKind, ChangeEvent, Figure, Inputs, Report, SpanRecord, TrendSeries, investigate,
+};
 use world::{ONSET_MINUTE, STATEMENT_ORDERS, Scenario, minute_nanos};
 
 fn top(report: &Report) -> &Cause {
@@ -24,6 +26,40 @@ fn assert_top<'a>(report: &'a Report, service: &str, kind: CauseKind) -> &'a Cau
     cause
 }
 
+/// The lines of the cause's first trend figure.
+fn trend(cause: &Cause) -> &[TrendSeries] {
+    cause
+        .figures
+        .iter()
+        .find_map(|figure| match figure {
+            Figure::Trend { series, .. } => Some(series.as_slice()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no trend figure: {:#?}", cause.figures))
+}
+
+/// The span a trace figure of the cause points at, looked up in the breach window's spans.
+fn pointed_span<'a>(cause: &Cause, inputs: &'a Inputs) -> &'a SpanRecord {
+    let (trace, span) = cause
+        .figures
+        .iter()
+        .find_map(|figure| match figure {
+            Figure::Trace {
+                trace_id, span_id, ..
+            } => Some((trace_id, span_id)),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no trace figure: {:#?}", cause.figures));
+    inputs
+        .breach
+        .spans
+        .iter()
+        .find(|record| {
+            hex::encode(record.trace_id) == *trace && hex::encode(record.span_id) == *span
+        })
+        .expect("the figure's span is in the breach window")
+}
+
 fn has_evidence(cause: &Cause, probe: &str, text: &str) -> bool {
     cause
         .evidence
@@ -37,11 +73,18 @@ fn a_deployment_with_a_slow_statement() {
         params.versions.insert("checkout", "1.5.0");
         params.statement_ms.insert(STATEMENT_ORDERS, 80.0);
     });
-    let report = investigate(&scenario.inputs());
+    let inputs = scenario.inputs();
+    let report = investigate(&inputs);
     let cause = assert_top(&report, "checkout", CauseKind::Deployment);
     assert!(
         has_evidence(cause, "changes", "version 1.5.0 of checkout"),
         "{cause:#?}"
+    );
+    // Drawn: requests per version, with the new one, and a slow call of the statement.
+    assert!(
+        trend(cause).iter().any(|line| line.label == "1.5.0"),
+        "{:#?}",
+        cause.figures
     );
     // The slow statement is behind it, and is a cause of its own with its remedy.
     assert!(
@@ -54,6 +97,11 @@ fn a_deployment_with_a_slow_statement() {
         .find(|cause| cause.kind == CauseKind::SlowQuery)
         .expect("a slow query cause");
     assert_eq!(slow.service, "checkout");
+    let call = pointed_span(slow, &inputs);
+    assert!(
+        call.db_statement.is_some() && call.duration_nanos >= 40_000_000,
+        "{call:#?}"
+    );
     assert!(
         slow.remedies
             .iter()
@@ -192,6 +240,14 @@ fn a_memory_leak() {
         has_evidence(cause, "resources", "grows steadily"),
         "{cause:#?}"
     );
+    // Drawn: the memory of each instance over both windows, climbing at the end.
+    let lines = trend(cause);
+    assert!(!lines.is_empty());
+    for line in lines {
+        let first = line.points.first().expect("points").1;
+        let last = line.points.last().expect("points").1;
+        assert!(last > first * 1.5, "{line:?}");
+    }
 }
 
 #[test]
@@ -199,8 +255,12 @@ fn network_delay_on_a_dependency() {
     let scenario = Scenario::with_fault(|params| {
         params.gap_ms.insert(("checkout", "payments"), 120.0);
     });
-    let report = investigate(&scenario.inputs());
+    let inputs = scenario.inputs();
+    let report = investigate(&inputs);
     let cause = assert_top(&report, "payments", CauseKind::Network);
+    // Drawn: a call from checkout whose time outside payments' span is the added gap.
+    let call = pointed_span(cause, &inputs);
+    assert_eq!(call.service, "checkout", "{call:#?}");
     let gap = cause
         .evidence
         .iter()
@@ -231,6 +291,22 @@ fn a_new_exception() {
     assert!(
         has_evidence(cause, "error_patterns", "stock cache not initialised"),
         "{cause:#?}"
+    );
+    // Drawn: the new exception against its baseline rate, and a failed request.
+    let rows = cause
+        .figures
+        .iter()
+        .find_map(|figure| match figure {
+            Figure::Comparison { rows, .. } => Some(rows),
+            _ => None,
+        })
+        .expect("a comparison of patterns");
+    assert!(
+        rows.iter()
+            .any(|row| row.label.contains("stock cache not initialised")
+                && row.baseline == 0.0
+                && row.breach > 0.0),
+        "{rows:#?}"
     );
 }
 

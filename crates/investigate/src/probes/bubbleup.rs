@@ -13,15 +13,17 @@ use std::hash::BuildHasherDefault;
 use sloscope_model::StatusCode;
 
 use crate::context::{Context, NameHasher};
-use crate::finding::{Finding, Probe, format_percent};
+use crate::finding::{Finding, Probe, format_percent, round};
 use crate::probes::subject_entries;
-use crate::report::CauseKind;
+use crate::report::{CauseKind, ComparisonRow, Figure};
 use crate::stats::quantile;
 
 /// Fewer bad (or good) requests than this and no diff is attempted.
 const MIN_REQUESTS: usize = 5;
 /// The least difference of shares (bad minus good) worth reporting.
 const MIN_DIFFERENCE: f64 = 0.2;
+/// Values of an attribute drawn in its diff.
+const MAX_VALUES: usize = 6;
 
 /// What a request touched, with the service it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -201,6 +203,37 @@ pub(crate) fn run<'a>(context: &Context<'a>) -> Vec<Finding> {
                 format_percent(good_share)
             ),
         );
+        // The attribute diff: every value of the lead's attribute, bad against good.
+        let mut values: Vec<ComparisonRow> = attributes
+            .iter()
+            .enumerate()
+            .filter(|(_, other)| {
+                other.owner == lead_attribute.owner && other.key == lead_attribute.key
+            })
+            .map(|(id, other)| ComparisonRow {
+                label: other.value.clone(),
+                baseline: round(good_hits[id] as f64 / good_count as f64),
+                breach: round(bad_hits[id] as f64 / bad_count as f64),
+            })
+            .collect();
+        values.sort_by(|a, b| {
+            b.breach
+                .total_cmp(&a.breach)
+                .then_with(|| b.baseline.total_cmp(&a.baseline))
+                .then_with(|| a.label.cmp(&b.label))
+        });
+        values.truncate(MAX_VALUES);
+        finding.figures.push(Figure::Comparison {
+            title: format!(
+                "requests of {} by {} of {}",
+                context.subject(),
+                lead_attribute.key,
+                lead_attribute.owner
+            ),
+            unit: String::from("%"),
+            columns: [String::from("good requests"), String::from("bad requests")],
+            rows: values,
+        });
         for (_, id) in candidates.iter().take(3) {
             let attribute = &attributes[*id];
             finding = finding.with(

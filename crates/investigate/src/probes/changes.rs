@@ -5,12 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use sloscope_model::{MINUTE_NANOS, SignalKind};
+use sloscope_model::{MINUTE_NANOS, SignalKind, StatusCode};
 
 use crate::context::Context;
 use crate::finding::{Finding, Probe, format_ms, format_percent};
-use crate::probes::Degradation;
 use crate::probes::dependencies::degradations;
+use crate::probes::{Degradation, requests_trend};
 use crate::report::CauseKind;
 use crate::stats::ramp;
 
@@ -189,6 +189,9 @@ fn version_finding(
         Some(0.0),
         Some(requests as f64),
     );
+    let failures = versus
+        .as_ref()
+        .is_some_and(|versus| versus.fault_score > versus.latency_score);
     if let Some(versus) = versus {
         let old = old_version.unwrap_or_default();
         finding = finding.with(
@@ -212,7 +215,28 @@ fn version_finding(
             );
         }
     }
+    let index = &context.breach.spans;
     finding
+        .with_figure(requests_trend(
+            context,
+            service,
+            format!("requests per minute to {service}, by version"),
+            |key| &key.version,
+            "other versions",
+        ))
+        .with_figure(context.breach.exemplar(
+            format!(
+                "a {} request of {service} {version}",
+                if failures { "failed" } else { "slow" }
+            ),
+            |position, span| {
+                (span.service == service
+                    && span.version == version
+                    && index.is_entry(position)
+                    && (!failures || span.status == StatusCode::Error))
+                    .then_some(span.duration_nanos)
+            },
+        ))
 }
 
 fn change_events(

@@ -8,12 +8,12 @@
 
 use std::collections::BTreeMap;
 
-use sloscope_model::SignalStats;
+use sloscope_model::{SignalStats, StatusCode};
 
 use crate::context::Context;
 use crate::finding::{Finding, Probe};
 use crate::probes::{Degradation, latency_relevance};
-use crate::report::CauseKind;
+use crate::report::{CauseKind, Figure};
 
 /// Below this, a service did not degrade.
 const DEGRADED: f64 = 0.3;
@@ -69,9 +69,35 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
             final_score,
             summary,
         );
+        let finding = finding.with_figure(call_of(context, service, degradation));
         findings.push(degradation.add_evidence(finding, service));
     }
     findings
+}
+
+/// A slow (or, when faults are what rose, failed) request of `service` on its trace: its own
+/// entry span, or a caller's span towards it when it has no spans of its own (a database, an
+/// external API).
+fn call_of(context: &Context<'_>, service: &str, degradation: &Degradation) -> Option<Figure> {
+    let index = &context.breach.spans;
+    let failures = degradation.fault_score >= degradation.latency_score;
+    let remote_prefix = format!("{service}:");
+    context.breach.exemplar(
+        format!(
+            "a {} request of {service}",
+            if failures { "failed" } else { "slow" }
+        ),
+        |position, span| {
+            if failures && span.status != StatusCode::Error {
+                return None;
+            }
+            let own = span.service == service && index.is_entry(position);
+            let towards = (span.remote_service == service
+                || span.remote_service.starts_with(&remote_prefix))
+                && index.remote_children(position).next().is_none();
+            (own || towards).then_some(span.duration_nanos)
+        },
+    )
 }
 
 /// The degradation of every service with signals in the breach window, and of every remote

@@ -11,10 +11,10 @@ use std::collections::{BTreeMap, HashMap};
 use sloscope_model::{StatusCode, TraceId};
 
 use crate::context::{Context, Window};
-use crate::finding::{Finding, Probe, format_percent, shorten};
+use crate::finding::{Finding, Probe, format_percent, round, shorten};
 use crate::probes::flow::{self, FlowChange};
 use crate::probes::logs::{self, Entries};
-use crate::report::CauseKind;
+use crate::report::{CauseKind, ComparisonRow, Figure};
 use crate::stats::{ramp, saturate, two_proportion_z};
 
 /// Fewer excess errors than this is noise.
@@ -53,6 +53,8 @@ struct Item {
     is_information: bool,
     weighted_per_minute: f64,
     summary: String,
+    /// The log template or exception, for one that appeared or grew.
+    pattern: Option<String>,
     measure: &'static str,
     baseline: f64,
     breach: f64,
@@ -106,6 +108,7 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
                     change.expected,
                     shorten(&change.text, 200)
                 ),
+                pattern: Some(shorten(&change.text, 120)),
                 measure: "log_lines_per_minute",
                 baseline: change.baseline_lines as f64 / context.baseline.minutes,
                 breach: change.breach_lines as f64 / context.breach.minutes,
@@ -126,6 +129,7 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
                 is_information: false,
                 weighted_per_minute: VANISHED_STEP_WEIGHT * missing / context.breach.minutes,
                 summary: step.text.clone(),
+                pattern: None,
                 measure: "step_count",
                 baseline: step.expected,
                 breach: step.observed,
@@ -193,6 +197,32 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
         if let Some((_, share, text)) = flow {
             finding.add(text, "flow_deviation_per_request", Some(0.0), Some(share));
         }
+        let patterns: Vec<ComparisonRow> = service_items
+            .iter()
+            .filter_map(|item| {
+                Some(ComparisonRow {
+                    label: item.pattern.clone()?,
+                    baseline: round(item.baseline),
+                    breach: round(item.breach),
+                })
+            })
+            .take(MAX_EVIDENCE)
+            .collect();
+        if !patterns.is_empty() {
+            finding.figures.push(Figure::Comparison {
+                title: format!("log templates and exceptions of {service} that appeared or grew"),
+                unit: String::from("/min"),
+                columns: [String::from("baseline"), String::from("breach")],
+                rows: patterns,
+            });
+        }
+        finding.figures.extend(context.breach.exemplar(
+            format!("a failed request in {service}"),
+            |_, span| {
+                (span.service == service && span.status == StatusCode::Error)
+                    .then_some(span.duration_nanos)
+            },
+        ));
         for item in service_items.into_iter().take(MAX_EVIDENCE) {
             finding.add(
                 item.summary,
@@ -342,6 +372,7 @@ fn span_status_items(context: &Context<'_>) -> Vec<(String, Item)> {
                     format_percent(rate_after),
                     format_percent(rate_before)
                 ),
+                pattern: None,
                 measure: "error_status_rate",
                 baseline: rate_before,
                 breach: rate_after,
@@ -415,6 +446,7 @@ fn exception_items(context: &Context<'_>) -> Vec<(String, Item)> {
                     "{novelty} exception {kind} in {service}: {count} in the breach window, {before} in the baseline: {}",
                     shorten(message, 160)
                 ),
+                pattern: Some(shorten(&format!("{kind}: {message}"), 120)),
                 measure: "exceptions_per_minute",
                 baseline: before as f64 / context.baseline.minutes,
                 breach: *count as f64 / context.breach.minutes,

@@ -5,8 +5,8 @@
 
 use crate::context::Context;
 use crate::finding::{Finding, Probe, format_ms};
-use crate::probes::Degradation;
 use crate::probes::dependencies::degradations;
+use crate::probes::{Degradation, requests_trend};
 use crate::report::CauseKind;
 use crate::stats::{ramp, saturate};
 
@@ -94,6 +94,13 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
             ),
             None => finding,
         };
+        let finding = finding.with_figure(requests_trend(
+            context,
+            service,
+            format!("requests per minute to {service}, by operation"),
+            |key| &key.operation,
+            "other operations",
+        ));
         findings.push(degradation.add_evidence(finding, service));
     }
     findings

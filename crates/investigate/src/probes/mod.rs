@@ -19,11 +19,14 @@ pub(crate) mod scope;
 pub(crate) mod self_time;
 pub(crate) mod slow_queries;
 
-use sloscope_model::SignalStats;
+use std::collections::BTreeMap;
+
+use sloscope_model::{SignalKey, SignalKind, SignalStats};
 
 use crate::context::{Context, Window};
 use crate::finding::{Finding, format_ms, format_percent};
-use crate::stats::{ramp, saturate, two_proportion_z};
+use crate::report::{Figure, TrendSeries};
+use crate::stats::{ramp, saturate, thin, two_proportion_z};
 
 /// Runs every probe that takes findings (the scope probe runs first, on its own).
 pub(crate) fn run_all(context: &Context<'_>) -> Vec<Finding> {
@@ -72,6 +75,92 @@ pub(crate) fn subject_mean_ms(context: &Context<'_>, window: &Window<'_>) -> Opt
         .map(|position| window.spans.spans[*position].duration_nanos as f64 / 1e6)
         .sum();
     Some(total / entries.len() as f64)
+}
+
+/// Points kept per line of a trend figure.
+pub(crate) const TREND_POINTS: usize = 300;
+
+/// Lines kept in a requests trend; the rest are summed as one.
+const MAX_TREND_LINES: usize = 4;
+
+/// The server requests per minute of `service` over the baseline and the breach, one line per
+/// value of `line` (its operations, its versions): the busiest lines of the breach window, the
+/// rest summed as `others`.
+pub(crate) fn requests_trend(
+    context: &Context<'_>,
+    service: &str,
+    title: String,
+    line: impl Fn(&SignalKey) -> &str,
+    others: &str,
+) -> Option<Figure> {
+    let inputs = context.inputs;
+    let rows = || {
+        inputs
+            .baseline
+            .signals
+            .iter()
+            .chain(&inputs.breach.signals)
+            .filter(|row| row.key.kind == SignalKind::Server && row.key.service == service)
+    };
+    let mut breach_totals: BTreeMap<&str, u64> = BTreeMap::new();
+    for row in &inputs.breach.signals {
+        if row.key.kind == SignalKind::Server && row.key.service == service {
+            *breach_totals.entry(line(&row.key)).or_default() += row.stats.requests;
+        }
+    }
+    let mut busiest: Vec<(&str, u64)> = breach_totals.into_iter().collect();
+    busiest.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let kept: Vec<&str> = busiest
+        .iter()
+        .take(MAX_TREND_LINES)
+        .map(|(name, _)| *name)
+        .collect();
+    let mut lines: BTreeMap<&str, BTreeMap<i64, f64>> = BTreeMap::new();
+    for row in rows() {
+        let name = line(&row.key);
+        let name = if kept.contains(&name) || kept.is_empty() {
+            name
+        } else {
+            others
+        };
+        *lines
+            .entry(name)
+            .or_default()
+            .entry(row.minute)
+            .or_default() += row.stats.requests as f64;
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    let mut series: Vec<TrendSeries> = lines
+        .into_iter()
+        .map(|(label, minutes)| TrendSeries {
+            label: if label.is_empty() {
+                String::from("unknown")
+            } else {
+                label.to_owned()
+            },
+            points: thin(
+                minutes
+                    .into_iter()
+                    .map(|(minute, requests)| (minute.max(0) as u64 * 60_000_000_000, requests))
+                    .collect(),
+                TREND_POINTS,
+            ),
+        })
+        .collect();
+    // The busiest first, as the legend reads.
+    series.sort_by_key(|series| {
+        kept.iter()
+            .position(|name| *name == series.label)
+            .unwrap_or(kept.len())
+    });
+    Some(Figure::Trend {
+        title,
+        unit: String::from("/min"),
+        series,
+        limit: None,
+    })
 }
 
 /// How much a latency finding downstream matters: as much as the subject got slower. When its

@@ -119,7 +119,24 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
             Some(own_before),
             Some(own_after),
         );
-        findings.push(finding);
+        let index = &context.breach.spans;
+        let figure = context.breach.exemplar(
+            format!("a call from {caller} to {callee} with a wide gap"),
+            |position, span| {
+                if span.service != *caller {
+                    return None;
+                }
+                let longest = index
+                    .remote_children(position)
+                    .max_by_key(|child| (index.spans[*child].duration_nanos, *child))?;
+                let callee_span = &index.spans[longest];
+                (callee_span.service == *callee).then(|| {
+                    span.duration_nanos
+                        .saturating_sub(callee_span.duration_nanos)
+                })
+            },
+        );
+        findings.push(finding.with_figure(figure));
     }
     findings
 }

@@ -24,9 +24,14 @@ use std::collections::BTreeMap;
 
 use crate::context::Context;
 use crate::finding::{Finding, Probe, format_bytes, round};
-use crate::probes::words;
-use crate::report::CauseKind;
-use crate::stats::{mean, median, ramp, saturate, standard_deviation, theil_sen_slope_within};
+use crate::probes::{TREND_POINTS, words};
+use crate::report::{CauseKind, Figure, TrendSeries};
+use crate::stats::{
+    mean, median, ramp, saturate, standard_deviation, theil_sen_slope_within, thin,
+};
+
+/// Instances drawn in a resource's trend.
+const MAX_TREND_LINES: usize = 6;
 
 /// Kinds of resource a metric name can be about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -242,7 +247,11 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
         }
     }
 
-    let mut observations = Vec::new();
+    // Each with the (service, metric) it measured and that metric's limit.
+    let mut observations: Vec<(Observation, (&str, &str), Option<f64>)> = Vec::new();
+    // Every instance's samples of each (service, metric), for the figure of a finding.
+    let mut trends: BTreeMap<(&str, &str), Vec<TrendSeries>> = BTreeMap::new();
+    let mut units: BTreeMap<&str, &str> = BTreeMap::new();
     for ((service, name, instance), (resource, mut samples)) in series {
         let all_values: Vec<f64> = samples
             .baseline
@@ -287,20 +296,40 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
             if let Some(climb) = &climb {
                 level.kind = climb.kind;
             }
-            observations.push(level);
+            observations.push((level, (service, name), limit));
         }
-        observations.extend(climb);
+        observations.extend(climb.map(|climb| (climb, (service, name), limit)));
+        units.insert(name, samples.unit);
+        trends
+            .entry((service, name))
+            .or_default()
+            .push(TrendSeries {
+                label: if instance.is_empty() {
+                    service.to_owned()
+                } else {
+                    instance.to_owned()
+                },
+                points: thin(
+                    samples
+                        .baseline
+                        .iter()
+                        .chain(&samples.breach)
+                        .copied()
+                        .collect(),
+                    TREND_POINTS,
+                ),
+            });
     }
 
     // One finding per (service, kind): the strongest series leads, the next ones are evidence.
-    observations.sort_by(|a, b| {
+    observations.sort_by(|(a, _, _), (b, _, _)| {
         (a.service.as_str(), a.kind)
             .cmp(&(b.service.as_str(), b.kind))
             .then_with(|| b.score.total_cmp(&a.score))
             .then_with(|| a.summary.cmp(&b.summary))
     });
     let mut findings: Vec<Finding> = Vec::new();
-    for observation in observations {
+    for (observation, metric, limit) in observations {
         if observation.score < 0.05 {
             continue;
         }
@@ -310,13 +339,29 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
         let finding = match same {
             Some(finding) => finding,
             None => {
-                findings.push(Finding::new(
-                    Probe::Resources,
-                    &observation.service,
-                    observation.kind,
-                    observation.score,
-                    observation.summary.clone(),
-                ));
+                let figure = trends.remove(&metric).map(|mut lines| {
+                    lines.truncate(MAX_TREND_LINES);
+                    Figure::Trend {
+                        title: format!("{} of {}", metric.1, metric.0),
+                        unit: match units.get(metric.1).copied().unwrap_or_default() {
+                            "By" => "bytes",
+                            unit => unit,
+                        }
+                        .to_owned(),
+                        series: lines,
+                        limit,
+                    }
+                });
+                findings.push(
+                    Finding::new(
+                        Probe::Resources,
+                        &observation.service,
+                        observation.kind,
+                        observation.score,
+                        observation.summary.clone(),
+                    )
+                    .with_figure(figure),
+                );
                 findings.last_mut().expect("just pushed")
             }
         };

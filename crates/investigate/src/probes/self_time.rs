@@ -120,6 +120,13 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
                 format_ms(*top_after)
             ),
         );
+        finding = finding.with_figure(context.breach.exemplar(
+            format!("a slow {top_operation} of {service}, by its own time"),
+            |position, span| {
+                (span.service == service && span.operation == *top_operation)
+                    .then(|| context.breach.spans.self_time_nanos(position))
+            },
+        ));
         for (per_request, operation, before, after) in operations.iter().take(3) {
             finding = finding.with(
                 format!(

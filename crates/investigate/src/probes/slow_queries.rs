@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::context::{Context, Window};
 use crate::finding::{Finding, Probe, format_ms, shorten};
 use crate::probes::{subject_mean_ms, subject_requests};
-use crate::report::CauseKind;
+use crate::report::{CauseKind, Figure};
 use crate::stats::{median, ramp, saturate};
 
 /// Fewer calls than this in the breach window and a statement is not judged.
@@ -142,7 +142,7 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
         .max(0.25 * subject_before)
         .max(1.0);
 
-    let mut by_service: BTreeMap<&str, Vec<(f64, Finding)>> = BTreeMap::new();
+    let mut by_service: BTreeMap<&str, Vec<(f64, &str, Finding)>> = BTreeMap::new();
     for ((service, statement), after) in &breach {
         if after.durations_ms.len() < MIN_CALLS {
             continue;
@@ -213,25 +213,41 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
         by_service
             .entry(service)
             .or_default()
-            .push((score, finding));
+            .push((score, statement, finding));
     }
     // The worst statement per service leads; the next ones join as evidence.
     let mut findings = Vec::new();
-    for (_, mut statements) in by_service {
+    for (service, mut statements) in by_service {
         statements.sort_by(|a, b| {
             b.0.total_cmp(&a.0)
-                .then_with(|| a.1.summary.cmp(&b.1.summary))
+                .then_with(|| a.2.summary.cmp(&b.2.summary))
         });
         let mut iterator = statements.into_iter();
-        let Some((_, mut lead)) = iterator.next() else {
+        let Some((_, statement, lead)) = iterator.next() else {
             continue;
         };
-        for (_, other) in iterator.take(2) {
+        let mut lead = lead.with_figure(slow_call(&context.breach, service, statement));
+        for (_, _, other) in iterator.take(2) {
             lead.evidence.extend(other.evidence);
         }
         findings.push(lead);
     }
     findings
+}
+
+/// A slow call of `service` running `statement` (normalised), on its trace.
+fn slow_call(window: &Window<'_>, service: &str, statement: &str) -> Option<Figure> {
+    let mut matches: HashMap<&str, bool> = HashMap::new();
+    window.exemplar(
+        format!("a slow call of `{}` by {service}", shorten(statement, 80)),
+        |_, span| {
+            let raw = span.db_statement.as_deref()?;
+            let same = *matches
+                .entry(raw)
+                .or_insert_with(|| normalise(raw) == statement);
+            (same && span.service == service).then_some(span.duration_nanos)
+        },
+    )
 }
 
 #[cfg(test)]
