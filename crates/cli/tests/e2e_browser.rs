@@ -559,6 +559,15 @@ fn every_page_works_in_a_real_browser_on_the_demo() {
                 "Post-mortem draft".into(),
                 // The evidence drawn: baseline and breach as bars on one scale.
                 "class=\"before-after\"".into(),
+                // The breach on the SLO's chart, marked where it started and where it paged.
+                "good events per minute".into(),
+                ">breach started<".into(),
+                ">paged<".into(),
+                // The new version taking over, and one of its slow requests on its trace,
+                // with the span that shows it marked and its statement.
+                "requests per minute to customers, by version".into(),
+                "<tr class=\"pointed\">".into(),
+                "<dt>statement</dt>".into(),
                 investigation_id.clone(),
                 format!("/services/{top_cause_service}"),
             ],

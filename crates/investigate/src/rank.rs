@@ -30,7 +30,7 @@ const MIN_CONFIDENCE: f64 = 0.05;
 /// Evidence rows kept per cause.
 const MAX_EVIDENCE: usize = 8;
 /// Figures kept per cause.
-const MAX_FIGURES: usize = 3;
+const MAX_FIGURES: usize = 4;
 /// How much other causes of the same service add (times their confidence).
 const CORROBORATION: f64 = 0.2;
 /// What a symptom keeps of its confidence when something downstream has a cause.
@@ -339,19 +339,25 @@ fn finish(rank: usize, draft: Draft) -> Cause {
             evidence.push(item.clone());
         }
     }
-    // Its own strongest drawing, then one of what it explains, then the rest of its own.
+    // Its own strongest drawing, then the slow or failed span of what it explains (the slower
+    // statement of a new version), then the rest of its own, then the rest of what it explains.
     let own_figures: Vec<&Figure> = draft
         .findings
         .iter()
         .flat_map(|(_, finding)| &finding.figures)
         .collect();
+    let (traces, others): (Vec<&Figure>, Vec<&Figure>) = draft
+        .supporting_figures
+        .iter()
+        .partition(|figure| matches!(figure, Figure::Trace { .. }));
     let mut figures: Vec<Figure> = Vec::new();
     let ordered = own_figures
         .iter()
         .take(1)
-        .copied()
-        .chain(draft.supporting_figures.iter().take(1))
-        .chain(own_figures.iter().skip(1).copied());
+        .chain(traces.iter().take(1))
+        .chain(own_figures.iter().skip(1))
+        .chain(others.iter().take(1))
+        .copied();
     for figure in ordered {
         if figures.len() < MAX_FIGURES && !figures.contains(figure) {
             figures.push(figure.clone());

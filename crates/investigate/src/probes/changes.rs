@@ -11,7 +11,7 @@ use crate::context::Context;
 use crate::finding::{Finding, Probe, format_ms, format_percent};
 use crate::probes::dependencies::degradations;
 use crate::probes::{Degradation, requests_trend};
-use crate::report::CauseKind;
+use crate::report::{CauseKind, Figure};
 use crate::stats::ramp;
 
 /// A recorded change further than this before the start is not considered near it.
@@ -192,6 +192,8 @@ fn version_finding(
     let failures = versus
         .as_ref()
         .is_some_and(|versus| versus.fault_score > versus.latency_score);
+    let finding = finding.with_figure(versions_trend(context, service));
+    let mut finding = finding.with_figure(new_version_request(context, service, version, failures));
     if let Some(versus) = versus {
         let old = old_version.unwrap_or_default();
         finding = finding.with(
@@ -215,28 +217,41 @@ fn version_finding(
             );
         }
     }
-    let index = &context.breach.spans;
     finding
-        .with_figure(requests_trend(
-            context,
-            service,
-            format!("requests per minute to {service}, by version"),
-            |key| &key.version,
-            "other versions",
-        ))
-        .with_figure(context.breach.exemplar(
-            format!(
-                "a {} request of {service} {version}",
-                if failures { "failed" } else { "slow" }
-            ),
-            |position, span| {
-                (span.service == service
-                    && span.version == version
-                    && index.is_entry(position)
-                    && (!failures || span.status == StatusCode::Error))
-                    .then_some(span.duration_nanos)
-            },
-        ))
+}
+
+/// The requests of `service` per minute and version: a new version taking over.
+fn versions_trend(context: &Context<'_>, service: &str) -> Option<Figure> {
+    requests_trend(
+        context,
+        service,
+        format!("requests per minute to {service}, by version"),
+        |key| &key.version,
+        "other versions",
+    )
+}
+
+/// A slow (or failed) request that `service` served on `version`, on its trace.
+fn new_version_request(
+    context: &Context<'_>,
+    service: &str,
+    version: &str,
+    failures: bool,
+) -> Option<Figure> {
+    let index = &context.breach.spans;
+    context.breach.exemplar(
+        format!(
+            "a {} request of {service} {version}",
+            if failures { "failed" } else { "slow" }
+        ),
+        |position, span| {
+            (span.service == service
+                && span.version == version
+                && index.is_entry(position)
+                && (!failures || span.status == StatusCode::Error))
+                .then_some(span.duration_nanos)
+        },
+    )
 }
 
 fn change_events(
@@ -290,6 +305,22 @@ fn change_events(
             None,
             Some(minutes_before),
         );
+        // A deployment of a version is drawn as the version taking over, and a request of it.
+        let finding = match &change.version {
+            Some(version) => finding
+                .with_figure(versions_trend(context, &change.service))
+                .with_figure(new_version_request(
+                    context,
+                    &change.service,
+                    version,
+                    degradations
+                        .get(&change.service)
+                        .is_some_and(|degradation| {
+                            degradation.fault_score > degradation.latency_score
+                        }),
+                )),
+            None => finding,
+        };
         findings.push(finding);
     }
     findings

@@ -80,6 +80,19 @@ pub(crate) fn subject_mean_ms(context: &Context<'_>, window: &Window<'_>) -> Opt
 /// Points kept per line of a trend figure.
 pub(crate) const TREND_POINTS: usize = 300;
 
+/// Where a trend figure starts: the stretch of baseline just before the breach window, four
+/// windows long and at least ten minutes, so that the change shows at a readable scale.
+pub(crate) fn trend_start(context: &Context<'_>) -> u64 {
+    const TEN_MINUTES: u64 = 600_000_000_000;
+    let subject = &context.inputs.subject;
+    let before = (4 * subject.window.duration_nanos()).max(TEN_MINUTES);
+    subject
+        .window
+        .from
+        .saturating_sub(before)
+        .max(subject.baseline.from.min(subject.window.from))
+}
+
 /// Lines kept in a requests trend; the rest are summed as one.
 const MAX_TREND_LINES: usize = 4;
 
@@ -94,13 +107,18 @@ pub(crate) fn requests_trend(
     others: &str,
 ) -> Option<Figure> {
     let inputs = context.inputs;
+    let first_minute = (trend_start(context) / 60_000_000_000) as i64;
     let rows = || {
         inputs
             .baseline
             .signals
             .iter()
             .chain(&inputs.breach.signals)
-            .filter(|row| row.key.kind == SignalKind::Server && row.key.service == service)
+            .filter(move |row| {
+                row.key.kind == SignalKind::Server
+                    && row.key.service == service
+                    && row.minute >= first_minute
+            })
     };
     let mut breach_totals: BTreeMap<&str, u64> = BTreeMap::new();
     for row in &inputs.breach.signals {

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 
 use crate::context::Context;
 use crate::finding::{Finding, Probe, format_bytes, round};
-use crate::probes::{TREND_POINTS, words};
+use crate::probes::{TREND_POINTS, trend_start, words};
 use crate::report::{CauseKind, Figure, TrendSeries};
 use crate::stats::{
     mean, median, ramp, saturate, standard_deviation, theil_sen_slope_within, thin,
@@ -252,6 +252,7 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
     // Every instance's samples of each (service, metric), for the figure of a finding.
     let mut trends: BTreeMap<(&str, &str), Vec<TrendSeries>> = BTreeMap::new();
     let mut units: BTreeMap<&str, &str> = BTreeMap::new();
+    let trend_from = trend_start(context);
     for ((service, name, instance), (resource, mut samples)) in series {
         let all_values: Vec<f64> = samples
             .baseline
@@ -314,6 +315,7 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
                         .baseline
                         .iter()
                         .chain(&samples.breach)
+                        .filter(|(time, _)| *time >= trend_from)
                         .copied()
                         .collect(),
                     TREND_POINTS,

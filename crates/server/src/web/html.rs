@@ -53,8 +53,15 @@ pub fn percent(fraction: Option<f64>, digits: usize) -> String {
 
 /// A plain number with `digits` decimals, or a dash when unknown.
 pub fn number(value: Option<f64>, digits: usize) -> String {
+    const LARGE: [(f64, &str); 3] = [(1e9, "G"), (1e6, "M"), (1e4, "k")];
     match value {
-        Some(value) if value.is_finite() => format!("{value:.digits$}"),
+        Some(value) if value.is_finite() => {
+            // Large values in thousands, millions or billions: 542100000 reads as 542.1 M.
+            match LARGE.iter().find(|(size, _)| value.abs() >= *size) {
+                Some((size, suffix)) => format!("{:.1} {suffix}", value / size),
+                None => format!("{value:.digits$}"),
+            }
+        }
         _ => "–".to_owned(),
     }
 }

@@ -5,6 +5,7 @@
 //! chart clocks into the reader's zone and filters tables. Pages are read-only; changes go
 //! through the API.
 
+mod figures;
 mod graph;
 mod html;
 mod markdown;

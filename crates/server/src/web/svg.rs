@@ -61,9 +61,26 @@ pub fn format_value(value: f64, unit: &str) -> String {
         "ms" if value >= 10.0 => format!("{value:.0} ms"),
         "ms" => format!("{value:.2} ms"),
         "x" => format!("{value:.2}x"),
+        "/min" if value.abs() < 1.0 && value != 0.0 => format!("{value:.2}/min"),
+        "/min" if value.abs() < 10.0 => format!("{value:.1}/min"),
         "/min" => format!("{value:.0}/min"),
-        _ if value.abs() >= 100.0 => format!("{value:.0}"),
-        _ => format!("{value:.2}"),
+        _ => {
+            let number = if value.abs() >= 100.0 {
+                format!("{value:.0}")
+            } else {
+                format!("{value:.2}")
+            };
+            with_unit(number, unit)
+        }
+    }
+}
+
+/// A number with a unit the formats above do not know (`MiB`), or bare.
+fn with_unit(number: String, unit: &str) -> String {
+    if unit.is_empty() {
+        number
+    } else {
+        format!("{number} {unit}")
     }
 }
 
@@ -84,7 +101,7 @@ pub fn format_tick(value: f64, unit: &str, step: f64) -> String {
         }
         "ms" => format!("{:.*} ms", decimals(step), value),
         "/min" => format!("{:.*}/min", decimals(step), value),
-        _ => format!("{:.*}", decimals(step), value),
+        _ => with_unit(format!("{:.*}", decimals(step), value), unit),
     }
 }
 
@@ -118,6 +135,38 @@ pub fn time_step(span_seconds: u64, count: u64) -> u64 {
 fn clock_label(unix_seconds: u64) -> String {
     let second_of_day = unix_seconds % 86_400;
     format!("{:02}:{:02}", second_of_day / 3600, second_of_day / 60 % 60)
+}
+
+/// Where a small label (10 px text) lies, roughly, to keep labels from overwriting each other.
+#[derive(Clone, Copy)]
+struct LabelBox {
+    anchor_x: f64,
+    anchor: &'static str,
+    left: f64,
+    right: f64,
+    /// The baseline of the text.
+    y: f64,
+}
+
+impl LabelBox {
+    fn new(anchor_x: f64, y: f64, anchor: &'static str, text: &str) -> LabelBox {
+        let width = text.chars().count() as f64 * 5.6;
+        let (left, right) = match anchor {
+            "end" => (anchor_x - width, anchor_x),
+            _ => (anchor_x, anchor_x + width),
+        };
+        LabelBox {
+            anchor_x,
+            anchor,
+            left,
+            right,
+            y,
+        }
+    }
+
+    fn overlaps(&self, other: &LabelBox) -> bool {
+        self.left < other.right && other.left < self.right && (self.y - other.y).abs() < 11.0
+    }
 }
 
 impl LineChart {
@@ -205,28 +254,10 @@ impl LineChart {
             );
             tick_time += tick_seconds;
         }
-        // Threshold labels sit at the right end of their line; one that would overlap the
-        // label before it (two thresholds close in value) moves to the left end.
-        let mut label_rows: Vec<(f64, bool)> = Vec::new();
-        for threshold in &self.thresholds {
-            let y = y_of(threshold.value);
-            let right_taken = label_rows
-                .iter()
-                .any(|(other, right)| *right && (other - y).abs() < 12.0);
-            let (x, anchor) = if right_taken {
-                (LEFT + 4.0, "start")
-            } else {
-                (WIDTH - RIGHT - 2.0, "end")
-            };
-            label_rows.push((y, !right_taken));
-            let _ = write!(
-                out,
-                "<line class=\"threshold\" x1=\"{LEFT}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/><text class=\"threshold-label\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>",
-                WIDTH - RIGHT,
-                y - 3.0,
-                escape(&threshold.label)
-            );
-        }
+        // Marker labels first: each on the top row free of the labels placed before it (a
+        // breach and its page a minute apart stack rather than overwrite each other).
+        let mut boxes: Vec<LabelBox> = Vec::new();
+        let mut marker_svg = String::new();
         for marker in &self.markers {
             if marker.time_unix_nano < first || marker.time_unix_nano >= last {
                 continue;
@@ -238,8 +269,19 @@ impl LineChart {
             } else {
                 (x + 3.0, "start")
             };
+            let label = (0..6)
+                .map(|row| {
+                    LabelBox::new(
+                        label_x,
+                        TOP - 3.0 + row as f64 * 12.0,
+                        anchor,
+                        &marker.label,
+                    )
+                })
+                .find(|candidate| !boxes.iter().any(|placed| placed.overlaps(candidate)))
+                .unwrap_or_else(|| LabelBox::new(label_x, TOP - 3.0, anchor, &marker.label));
             let _ = write!(
-                out,
+                marker_svg,
                 "<g class=\"marker\"><title>{}</title><line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{TOP}\" y2=\"{}\"/><text x=\"{label_x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text></g>",
                 escape(&format!(
                     "{} {}",
@@ -247,10 +289,33 @@ impl LineChart {
                     marker.label
                 )),
                 HEIGHT - BOTTOM,
-                TOP - 3.0,
+                label.y,
                 escape(&marker.label)
             );
+            boxes.push(label);
         }
+        // Threshold labels sit at the right end of their line, or at the left end when a
+        // marker's or another threshold's label is there already.
+        for threshold in &self.thresholds {
+            let y = y_of(threshold.value);
+            let right = LabelBox::new(WIDTH - RIGHT - 2.0, y - 3.0, "end", &threshold.label);
+            let left = LabelBox::new(LEFT + 4.0, y - 3.0, "start", &threshold.label);
+            let label = [right, left]
+                .into_iter()
+                .find(|candidate| !boxes.iter().any(|placed| placed.overlaps(candidate)))
+                .unwrap_or(right);
+            let _ = write!(
+                out,
+                "<line class=\"threshold\" x1=\"{LEFT}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/><text class=\"threshold-label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{}\">{}</text>",
+                WIDTH - RIGHT,
+                label.anchor_x,
+                label.y,
+                label.anchor,
+                escape(&threshold.label)
+            );
+            boxes.push(label);
+        }
+        out.push_str(&marker_svg);
         let half_step = step_nanos / 2;
         for (index, series) in self.series.iter().enumerate() {
             let mut path = String::new();
@@ -312,12 +377,18 @@ impl LineChart {
 /// beside it: the before and after of one piece of evidence. Nothing when either value is
 /// unknown or negative (a bar cannot show it); the caller then writes the numbers alone.
 pub fn before_after(before: Option<f64>, during: Option<f64>, texts: [&str; 2]) -> Option<String> {
-    const BAR_WIDTH: f64 = 110.0;
     let (before, during) = (before?, during?);
+    paired_bars([before, during], texts, before.max(during))
+}
+
+/// [`before_after`] on a scale shared with other pairs: `largest` is the full bar.
+pub fn paired_bars(values: [f64; 2], texts: [&str; 2], largest: f64) -> Option<String> {
+    const BAR_WIDTH: f64 = 110.0;
+    let [before, during] = values;
     if !(before.is_finite() && during.is_finite() && before >= 0.0 && during >= 0.0) {
         return None;
     }
-    let largest = before.max(during).max(f64::MIN_POSITIVE);
+    let largest = largest.max(before).max(during).max(f64::MIN_POSITIVE);
     let mut out = format!(
         "<svg class=\"before-after\" viewBox=\"0 0 220 30\" width=\"220\" height=\"30\" role=\"img\" aria-label=\"before {} during {}\">",
         escape(texts[0]),

@@ -6,14 +6,16 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use sloscope_model::TimeRange;
 
 use crate::api::ApiState;
 use crate::error::ApiError;
 use crate::incidents::{Incident, IncidentState, postmortem};
 use crate::investigations::Investigation;
 use crate::web::html::{badge, escape, path_segment, percent, time};
-use crate::web::pages::investigations::{kind_label, report_html};
-use crate::web::{PageResult, Section, markdown, page};
+use crate::web::pages::investigations::{figure_traces, kind_label, report_html};
+use crate::web::svg::{LineChart, Marker, Series, Threshold};
+use crate::web::{PageError, PageResult, Section, blocking, markdown, page};
 
 fn state_word(state: IncidentState) -> &'static str {
     match state {
@@ -139,7 +141,13 @@ pub async fn detail(State(state): State<ApiState>, Path(id): Path<String>) -> Pa
     }
     body.push_str("</div>");
 
-    body.push_str("<h2>Timeline</h2><ol class=\"timeline\">");
+    body.push_str("<h2>Timeline</h2>");
+    let _ = write!(
+        body,
+        "<div class=\"charts\">{}</div>",
+        breach_chart(&state, &incident).await?.render()
+    );
+    body.push_str("<ol class=\"timeline\">");
     for entry in &incident.timeline {
         let _ = write!(
             body,
@@ -160,7 +168,8 @@ pub async fn detail(State(state): State<ApiState>, Path(id): Path<String>) -> Pa
                 path_segment(&record.id),
                 escape(&record.id)
             );
-            body.push_str(&report_html(record));
+            let traces = figure_traces(&state, record).await?;
+            body.push_str(&report_html(record, &traces));
         }
         None => body.push_str(
             "<h2>Investigation</h2><p class=\"empty\">Not investigated (yet); see the timeline.</p>",
@@ -189,6 +198,94 @@ pub async fn detail(State(state): State<ApiState>, Path(id): Path<String>) -> Pa
         Section::Incidents,
         &body,
     ))
+}
+
+/// Minutes of the SLO shown before the breach started and after the incident ended.
+const CHART_LEAD_MINUTES: u64 = 30;
+const CHART_TRAIL_MINUTES: u64 = 10;
+/// Steps of the breach chart at most.
+const CHART_STEPS: u64 = 240;
+
+/// The SLO's indicator around the incident (the share of good events per step against the
+/// objective), with the breach's start, the page and the recovery marked.
+async fn breach_chart(state: &ApiState, incident: &Incident) -> Result<LineChart, PageError> {
+    const MINUTE: u64 = 60_000_000_000;
+    let start = incident
+        .started_unix_nano
+        .unwrap_or(incident.opened_unix_nano)
+        .min(incident.opened_unix_nano);
+    let end = incident
+        .resolved_unix_nano
+        .map_or_else(crate::now_unix_nano, |resolved| {
+            resolved + CHART_TRAIL_MINUTES * MINUTE
+        })
+        .min(crate::now_unix_nano());
+    let from = (start / MINUTE).saturating_sub(CHART_LEAD_MINUTES) * MINUTE;
+    let to = (end / MINUTE + 1) * MINUTE;
+    let reader = state.clone();
+    let slo = incident.slo.clone();
+    let minutes = blocking(move || {
+        reader
+            .slos
+            .minutes(&slo, TimeRange::new(from, to))
+            .map_err(|error| ApiError::from(error).into())
+    })
+    .await?;
+    let step = ((to - from) / MINUTE).div_ceil(CHART_STEPS).max(1) * MINUTE;
+    let steps = (to - from).div_ceil(step);
+    let mut events = vec![(0u64, 0u64); steps as usize];
+    for (minute, counts) in &minutes {
+        let time = (*minute).max(0) as u64 * MINUTE;
+        if let Some(slot) = time
+            .checked_sub(from)
+            .and_then(|offset| events.get_mut((offset / step) as usize))
+        {
+            slot.0 += counts.good;
+            slot.1 += counts.total;
+        }
+    }
+    let mut markers = Vec::new();
+    let moments = [
+        (incident.started_unix_nano, "breach started"),
+        (Some(incident.opened_unix_nano), "paged"),
+        (incident.mitigated_unix_nano, "mitigated"),
+        (incident.resolved_unix_nano, "resolved"),
+    ];
+    for (moment, label) in moments {
+        if let Some(time) = moment {
+            markers.push(Marker {
+                time_unix_nano: time,
+                label: label.to_owned(),
+            });
+        }
+    }
+    Ok(LineChart {
+        title: format!("{}: good events per {}", incident.slo, step_text(step)),
+        unit: "%",
+        times: (0..steps).map(|index| from + index * step).collect(),
+        series: vec![Series {
+            label: String::from("good events"),
+            values: events
+                .iter()
+                .map(|(good, total)| (*total > 0).then(|| *good as f64 / *total as f64))
+                .collect(),
+        }],
+        thresholds: vec![Threshold {
+            value: incident.objective,
+            label: format!("objective {:.3} %", incident.objective * 100.0),
+        }],
+        // As tight as the data: a 99.9 % objective is a hair under 100 %.
+        y_min: 1.0,
+        markers,
+        ..LineChart::default()
+    })
+}
+
+fn step_text(step_nanos: u64) -> String {
+    match step_nanos / 60_000_000_000 {
+        1 => String::from("minute"),
+        minutes => format!("{minutes} minutes"),
+    }
 }
 
 /// `/incidents/{id}/postmortem`: the draft as a document, with its Markdown download.

@@ -3,6 +3,7 @@
 //! The incident page embeds the same rendering.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use sloscope_investigate::Report;
@@ -11,9 +12,10 @@ pub use sloscope_investigate::markdown::kind_label;
 use crate::api::ApiState;
 use crate::error::ApiError;
 use crate::investigations::Investigation;
+use crate::web::figures::{Traces, figure_html, read_traces};
 use crate::web::html::{count, escape, number, path_segment, percent, time};
 use crate::web::svg::before_after;
-use crate::web::{PageResult, Section, page};
+use crate::web::{PageError, PageResult, Section, blocking, page};
 
 pub async fn list(State(state): State<ApiState>) -> PageResult {
     let records = state.investigations.list();
@@ -76,7 +78,8 @@ pub async fn detail(State(state): State<ApiState>, Path(id): Path<String>) -> Pa
         path_segment(&record.id),
         path_segment(&record.id),
     );
-    body.push_str(&report_html(&record));
+    let traces = figure_traces(&state, &record).await?;
+    body.push_str(&report_html(&record, &traces));
     Ok(page(
         &format!("Investigation {}", record.id),
         Section::Investigations,
@@ -84,8 +87,9 @@ pub async fn detail(State(state): State<ApiState>, Path(id): Path<String>) -> Pa
     ))
 }
 
-/// The report's sections, for the investigation page and the incident page.
-pub fn report_html(record: &Investigation) -> String {
+/// The report's sections, for the investigation page and the incident page; `traces` holds
+/// the traces its figures point at ([`read_traces`]).
+pub fn report_html(record: &Investigation, traces: &Traces) -> String {
     let report = &record.report;
     let mut out = String::new();
     scope_html(report, &mut out);
@@ -127,6 +131,13 @@ pub fn report_html(record: &Investigation) -> String {
             }
             out.push_str("</tbody></table></div>");
         }
+        if !cause.figures.is_empty() {
+            out.push_str("<div class=\"figures\">");
+            for figure in &cause.figures {
+                out.push_str(&figure_html(figure, report.scope.started_unix_nano, traces));
+            }
+            out.push_str("</div>");
+        }
         if !cause.remedies.is_empty() {
             out.push_str("<h4>Remedies</h4><ul>");
             for remedy in &cause.remedies {
@@ -149,6 +160,15 @@ pub fn report_html(record: &Investigation) -> String {
         out.push_str("</ul>");
     }
     out
+}
+
+/// The traces the figures of an investigation point at, read off the async threads.
+pub async fn figure_traces(
+    state: &ApiState,
+    record: &Arc<Investigation>,
+) -> Result<Traces, PageError> {
+    let (store, record) = (state.store.clone(), record.clone());
+    blocking(move || read_traces(store.as_ref(), &record.report)).await
 }
 
 /// A measure's value with the unit its name implies.

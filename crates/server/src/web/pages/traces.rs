@@ -151,44 +151,10 @@ pub async fn waterfall(
         millis(Some(length / 1e6)),
         path_segment(&id)
     );
-    body.push_str("<div class=\"scroll\"><table class=\"waterfall\"><thead><tr><th>span</th><th class=\"num\">duration</th><th class=\"bar\">timeline</th></tr></thead><tbody>");
-    for (index, depth) in call_order(&spans) {
-        let span = &spans[index];
-        let detail_id = format!("span-{index}");
-        let offset = (span.start_time_unix_nano - start) as f64 / length * 100.0;
-        let width = span.duration_nanos as f64 / length * 100.0;
-        let error = span.status_code == StatusCode::Error;
-        let operation = span.operation_or_name();
-        let _ = write!(
-            body,
-            "<tr><td class=\"name\" style=\"padding-left:{:.1}rem\"><button type=\"button\" class=\"expand\" aria-expanded=\"false\" aria-controls=\"{detail_id}\" title=\"attributes and events\">▸</button> <a href=\"/services/{}\">{}</a> {}{}</td><td class=\"num\">{}</td><td class=\"bar\"><div class=\"track\"><div class=\"span{}\" style=\"left:{offset:.2}%;width:{width:.2}%\" title=\"{} {} at +{}\"></div></div></td></tr>",
-            0.6 + depth.min(20) as f64 * 0.9,
-            path_segment(&span.service),
-            escape(&span.service),
-            escape(operation),
-            if error {
-                format!(
-                    " <span class=\"badge firing\">error</span> <span class=\"muted\">{}</span>",
-                    escape(&span.status_message)
-                )
-            } else {
-                String::new()
-            },
-            millis(Some(span.duration_nanos as f64 / 1e6)),
-            if error { " error" } else { "" },
-            escape(&span.service),
-            escape(operation),
-            millis(Some((span.start_time_unix_nano - start) as f64 / 1e6)),
-        );
-        let _ = write!(
-            body,
-            "<tr class=\"span-detail\" id=\"{detail_id}\" hidden><td colspan=\"3\">{}</td></tr>",
-            span_detail(span, start)
-        );
-    }
+    body.push_str(&waterfall_table(&spans, &call_order(&spans), None, true));
     let _ = write!(
         body,
-        "</tbody></table></div><h2>Logs of this trace</h2><p><a href=\"/logs?trace_id={}&amp;from={}&amp;to={}\">In the log view</a></p>",
+        "<h2>Logs of this trace</h2><p><a href=\"/logs?trace_id={}&amp;from={}&amp;to={}\">In the log view</a></p>",
         path_segment(&id.to_lowercase()),
         (start / 1_000_000_000).saturating_sub(60),
         end / 1_000_000_000 + 61
@@ -216,6 +182,79 @@ pub async fn waterfall(
         body.push_str("</tbody></table></div>");
     }
     Ok(page(&format!("Trace {id}"), Section::Services, &body))
+}
+
+/// The waterfall of `spans`, the rows given as (index, depth) in call order: a bar per span on
+/// the time axis of the rows shown. `pointed` (a span id) is marked as the span a figure points
+/// at; `details` adds each span's attributes and events a click away.
+pub fn waterfall_table(
+    spans: &[SpanRow],
+    rows: &[(usize, usize)],
+    pointed: Option<&str>,
+    details: bool,
+) -> String {
+    let start = rows
+        .iter()
+        .map(|(index, _)| spans[*index].start_time_unix_nano)
+        .min()
+        .unwrap_or(0);
+    let end = rows
+        .iter()
+        .map(|(index, _)| spans[*index].start_time_unix_nano + spans[*index].duration_nanos)
+        .max()
+        .unwrap_or(start)
+        .max(start + 1);
+    let length = (end - start) as f64;
+    let mut out = String::from(
+        "<div class=\"scroll\"><table class=\"waterfall\"><thead><tr><th>span</th><th class=\"num\">duration</th><th class=\"bar\">timeline</th></tr></thead><tbody>",
+    );
+    for (index, depth) in rows {
+        let span = &spans[*index];
+        let detail_id = format!("span-{index}");
+        let offset = (span.start_time_unix_nano - start) as f64 / length * 100.0;
+        let width = span.duration_nanos as f64 / length * 100.0;
+        let error = span.status_code == StatusCode::Error;
+        let is_pointed = pointed == Some(span.span_id.as_str());
+        let operation = span.operation_or_name();
+        let _ = write!(
+            out,
+            "<tr{}><td class=\"name\" style=\"padding-left:{:.1}rem\">{}<a href=\"/services/{}\">{}</a> {}{}</td><td class=\"num\">{}</td><td class=\"bar\"><div class=\"track\"><div class=\"span{}\" style=\"left:{offset:.2}%;width:{width:.2}%\" title=\"{} {} at +{}\"></div></div></td></tr>",
+            if is_pointed { " class=\"pointed\"" } else { "" },
+            0.6 + (*depth).min(20) as f64 * 0.9,
+            if details {
+                format!(
+                    "<button type=\"button\" class=\"expand\" aria-expanded=\"false\" aria-controls=\"{detail_id}\" title=\"attributes and events\">▸</button> "
+                )
+            } else {
+                String::new()
+            },
+            path_segment(&span.service),
+            escape(&span.service),
+            escape(operation),
+            if error {
+                format!(
+                    " <span class=\"badge firing\">error</span> <span class=\"muted\">{}</span>",
+                    escape(&span.status_message)
+                )
+            } else {
+                String::new()
+            },
+            millis(Some(span.duration_nanos as f64 / 1e6)),
+            if error { " error" } else { "" },
+            escape(&span.service),
+            escape(operation),
+            millis(Some((span.start_time_unix_nano - start) as f64 / 1e6)),
+        );
+        if details {
+            let _ = write!(
+                out,
+                "<tr class=\"span-detail\" id=\"{detail_id}\" hidden><td colspan=\"3\">{}</td></tr>",
+                span_detail(span, start)
+            );
+        }
+    }
+    out.push_str("</tbody></table></div>");
+    out
 }
 
 /// An attribute value as text: strings without their quotes, anything else as JSON.
