@@ -658,6 +658,34 @@ fn every_page_works_in_a_real_browser_on_the_demo() {
         format!("the first span's attributes did not open on a click: {opened:?}")
     });
 
+    // Hovering a chart shows the values at that step in a box; dragging across it zooms the
+    // page into the time dragged over.
+    let service_path = "/services/customers";
+    let hovered = browser
+        .goto(&format!("{base}{service_path}"))
+        .and_then(|()| {
+            browser.execute("const rects = document.querySelector('figure.chart').querySelectorAll('rect.hover'); const rect = rects[rects.length - 10]; rect.dispatchEvent(new MouseEvent('mouseenter')); const tip = rect.closest('figure').querySelector('.tip'); return tip && !tip.hidden ? tip.textContent : null;")
+        });
+    failures.check(
+        matches!(&hovered, Ok(Value::String(text)) if text.contains("p99") && text.contains(" ms")),
+        || format!("hovering the latency chart showed no values: {hovered:?}"),
+    );
+    let dragged = browser.execute("const svg = document.querySelector('svg[data-zoom]'); const box = svg.getBoundingClientRect(); const at = (share) => ({clientX: box.left + box.width * share, clientY: box.top + box.height / 2, bubbles: true}); svg.dispatchEvent(new MouseEvent('mousedown', at(0.4))); svg.dispatchEvent(new MouseEvent('mousemove', at(0.7))); window.dispatchEvent(new MouseEvent('mouseup', at(0.7))); return true;");
+    let zoomed = dragged.is_ok()
+        && wait_for(|| {
+            let url = browser.url();
+            url.contains(service_path) && url.contains("from=") && url.contains("to=")
+        });
+    failures.check(
+        zoomed && browser.source().contains("drag across a chart to zoom"),
+        || {
+            format!(
+                "dragging across a chart did not zoom: {dragged:?}, at {}",
+                browser.url()
+            )
+        },
+    );
+
     // The reader's path: overview, the SLO, its incident, the post-mortem, by clicking links.
     let clicks = [
         (

@@ -76,3 +76,105 @@
     });
   });
 })();
+// Chart hover: a line at the hovered step and a box with every series' value there, the time
+// in the reader's zone (the UTC time stays in the box's first line of the SVG <title>, which
+// the box replaces so that the browser's own tooltip does not show twice).
+(function () {
+  const pad = (n) => String(n).padStart(2, "0");
+  document.querySelectorAll("figure.chart svg").forEach((svg) => {
+    const figure = svg.closest("figure");
+    const rects = svg.querySelectorAll("rect.hover");
+    if (!rects.length) return;
+    const tip = document.createElement("div");
+    tip.className = "tip";
+    tip.hidden = true;
+    figure.appendChild(tip);
+    const cross = document.createElementNS("http://www.w3.org/2000/svg", "line");
+    cross.setAttribute("class", "crosshair");
+    cross.style.display = "none";
+    svg.appendChild(cross);
+    rects.forEach((rect) => {
+      const title = rect.querySelector("title");
+      if (!title) return;
+      const lines = title.textContent.split("\n");
+      title.remove();
+      const date = new Date(Number(rect.dataset.unix) * 1000);
+      const when = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
+        `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+      const show = () => {
+        tip.replaceChildren();
+        const head = document.createElement("strong");
+        head.textContent = when;
+        head.title = lines[0];
+        tip.appendChild(head);
+        lines.slice(1).forEach((line) => {
+          const row = document.createElement("div");
+          row.textContent = line;
+          tip.appendChild(row);
+        });
+        tip.hidden = false;
+        const x = Number(rect.getAttribute("x")) + Number(rect.getAttribute("width")) / 2;
+        cross.setAttribute("x1", x); cross.setAttribute("x2", x);
+        cross.setAttribute("y1", rect.getAttribute("y"));
+        cross.setAttribute("y2", Number(rect.getAttribute("y")) + Number(rect.getAttribute("height")));
+        cross.style.display = "";
+        // The box sits beside the line, on the side with more room.
+        const box = svg.getBoundingClientRect();
+        const frame = figure.getBoundingClientRect();
+        const scale = box.width / svg.viewBox.baseVal.width;
+        const left = box.left - frame.left + x * scale;
+        const right = left + 12 + tip.offsetWidth < frame.width;
+        tip.style.left = `${right ? left + 12 : Math.max(0, left - 12 - tip.offsetWidth)}px`;
+        tip.style.top = `${box.top - frame.top + 8}px`;
+      };
+      rect.addEventListener("mouseenter", show);
+      rect.addEventListener("click", show);
+    });
+    svg.addEventListener("mouseleave", () => { tip.hidden = true; cross.style.display = "none"; });
+  });
+})();
+// Chart zoom: dragging across a chart whose <svg data-zoom="left right from to"> (plot edges in
+// drawing units, the times at them in unix seconds) opens the page on the time dragged over.
+(function () {
+  document.querySelectorAll("svg[data-zoom]").forEach((svg) => {
+    const [left, right, from, to] = svg.dataset.zoom.split(" ").map(Number);
+    const band = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+    band.setAttribute("class", "zoom-band");
+    band.setAttribute("y", "0");
+    band.setAttribute("height", svg.viewBox.baseVal.height);
+    band.style.display = "none";
+    svg.appendChild(band);
+    const drawingX = (event) => {
+      const box = svg.getBoundingClientRect();
+      const x = (event.clientX - box.left) * svg.viewBox.baseVal.width / box.width;
+      return Math.min(right, Math.max(left, x));
+    };
+    const timeAt = (x) => Math.round(from + (x - left) / (right - left) * (to - from));
+    let start = null;
+    svg.addEventListener("mousedown", (event) => {
+      start = drawingX(event);
+      event.preventDefault();
+    });
+    svg.addEventListener("mousemove", (event) => {
+      if (start === null) return;
+      const x = drawingX(event);
+      band.setAttribute("x", Math.min(start, x));
+      band.setAttribute("width", Math.abs(x - start));
+      band.style.display = "";
+    });
+    window.addEventListener("mouseup", (event) => {
+      if (start === null) return;
+      const x = drawingX(event);
+      const begin = start;
+      start = null;
+      band.style.display = "none";
+      // Under five drawing units is a click (it shows the values), not a drag.
+      if (Math.abs(x - begin) < 5) return;
+      const url = new URL(window.location.href);
+      url.searchParams.delete("hours");
+      url.searchParams.set("from", String(timeAt(Math.min(begin, x))));
+      url.searchParams.set("to", String(Math.max(timeAt(Math.max(begin, x)), timeAt(Math.min(begin, x)) + 120)));
+      window.location.href = url.toString();
+    });
+  });
+})();

@@ -15,6 +15,8 @@ const LEFT: f64 = 80.0;
 const RIGHT: f64 = 14.0;
 const TOP: f64 = 14.0;
 const BOTTOM: f64 = 26.0;
+/// The height of a row of marker labels.
+const LABEL_ROW: f64 = 17.0;
 
 /// One line of a chart: a value (or a gap) per time of the chart.
 pub struct Series {
@@ -51,6 +53,9 @@ pub struct LineChart {
     /// the caption says so, and the hover columns keep the real values.
     pub y_cap: Option<f64>,
     pub markers: Vec<Marker>,
+    /// Whether dragging across the chart zooms the page into that time (the page then takes
+    /// `from` and `to`, unix seconds).
+    pub zoomable: bool,
 }
 
 /// A value as the chart's unit writes it.
@@ -137,7 +142,9 @@ fn clock_label(unix_seconds: u64) -> String {
     format!("{:02}:{:02}", second_of_day / 3600, second_of_day / 60 % 60)
 }
 
-/// Where a small label (10 px text) lies, roughly, to keep labels from overwriting each other.
+/// Where a small label lies, roughly, to keep labels from overwriting each other: sized for the
+/// 16 px the stylesheet gives them on a phone (where the drawing shrinks to about half), so
+/// that they stay apart there too.
 #[derive(Clone, Copy)]
 struct LabelBox {
     anchor_x: f64,
@@ -150,7 +157,7 @@ struct LabelBox {
 
 impl LabelBox {
     fn new(anchor_x: f64, y: f64, anchor: &'static str, text: &str) -> LabelBox {
-        let width = text.chars().count() as f64 * 5.6;
+        let width = text.chars().count() as f64 * 9.0;
         let (left, right) = match anchor {
             "end" => (anchor_x - width, anchor_x),
             _ => (anchor_x, anchor_x + width),
@@ -165,7 +172,7 @@ impl LabelBox {
     }
 
     fn overlaps(&self, other: &LabelBox) -> bool {
-        self.left < other.right && other.left < self.right && (self.y - other.y).abs() < 11.0
+        self.left < other.right && other.left < self.right && (self.y - other.y).abs() < LABEL_ROW
     }
 }
 
@@ -219,9 +226,19 @@ impl LineChart {
         let last = self.times[self.times.len() - 1] + step_nanos;
         let x_of = |time: u64| LEFT + (time - first) as f64 / (last - first) as f64 * plot_width;
         let y_of = |value: f64| TOP + (top - value.clamp(low, top)) / (top - low) * plot_height;
+        let zoom = if self.zoomable {
+            format!(
+                " data-zoom=\"{LEFT} {} {} {}\"",
+                WIDTH - RIGHT,
+                first / 1_000_000_000,
+                last / 1_000_000_000
+            )
+        } else {
+            String::new()
+        };
         let _ = write!(
             out,
-            "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{}\">",
+            "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{}\"{zoom}>",
             escape(&self.title)
         );
         // Horizontal grid and y labels.
@@ -354,7 +371,8 @@ impl LineChart {
             }
             let _ = write!(
                 out,
-                "<rect class=\"hover\" x=\"{:.1}\" y=\"{TOP}\" width=\"{column_width:.2}\" height=\"{plot_height}\"><title>{}</title></rect>",
+                "<rect class=\"hover\" data-unix=\"{}\" x=\"{:.1}\" y=\"{TOP}\" width=\"{column_width:.2}\" height=\"{plot_height}\"><title>{}</title></rect>",
+                time / 1_000_000_000,
                 x_of(*time),
                 escape(&title)
             );

@@ -23,7 +23,87 @@ const MINUTE_NANOS: u64 = 60_000_000_000;
 pub struct RangeParams {
     /// Hours shown, 1 to 168; 3 by default.
     hours: Option<u64>,
+    /// A zoomed range instead (what dragging across a chart asks for): unix seconds.
+    from: Option<u64>,
+    to: Option<u64>,
     operation: Option<String>,
+}
+
+/// The time a page shows: the last hours, or a range zoomed into.
+struct Shown {
+    range: TimeRange,
+    /// Whole hours covering the range (a log range and chart steps are chosen by them).
+    hours: u64,
+    zoomed: bool,
+}
+
+impl Shown {
+    fn of(params: &RangeParams, default_hours: u64) -> Result<Shown, ApiError> {
+        let (from, to) = match (params.from, params.to) {
+            (None, None) => {
+                let hours = hours_of(params, default_hours)?;
+                return Ok(Shown {
+                    range: last_hours(hours),
+                    hours,
+                    zoomed: false,
+                });
+            }
+            (Some(from), Some(to)) => (from, to),
+            _ => {
+                return Err(ApiError::BadRequest(
+                    "`from` and `to` (unix seconds) go together".into(),
+                ));
+            }
+        };
+        if to <= from || to - from < 120 || to - from > 7 * 86_400 {
+            return Err(ApiError::BadRequest(
+                "`from` must be 2 minutes to 7 days before `to` (unix seconds)".into(),
+            ));
+        }
+        // Whole minutes, as the signals are kept.
+        let from = from / 60 * 60;
+        let to = to.div_ceil(60) * 60;
+        Ok(Shown {
+            range: TimeRange::new(from * 1_000_000_000, to * 1_000_000_000),
+            hours: (to - from).div_ceil(3600),
+            zoomed: true,
+        })
+    }
+
+    fn minutes(&self) -> f64 {
+        (self.range.duration_nanos() / MINUTE_NANOS).max(1) as f64
+    }
+
+    /// The query that shows this range again (for links that change something else).
+    fn query(&self) -> String {
+        if self.zoomed {
+            format!(
+                "from={}&amp;to={}",
+                self.range.from / 1_000_000_000,
+                self.range.to / 1_000_000_000
+            )
+        } else {
+            format!("hours={}", self.hours)
+        }
+    }
+
+    /// The log view's query for the same time.
+    fn logs_query(&self) -> String {
+        if self.zoomed {
+            self.query()
+        } else {
+            format!("last={}", log_range(self.hours))
+        }
+    }
+
+    /// The range in words: `last 3 h`, or its two ends.
+    fn text(&self) -> String {
+        if self.zoomed {
+            format!("{} to {}", time(self.range.from), time(self.range.to))
+        } else {
+            format!("last {} h", self.hours)
+        }
+    }
 }
 
 fn hours_of(params: &RangeParams, default: u64) -> Result<u64, ApiError> {
@@ -134,9 +214,9 @@ pub async fn detail(
     Path(name): Path<String>,
     Query(params): Query<RangeParams>,
 ) -> PageResult {
-    let hours = hours_of(&params, 3)?;
-    let range = last_hours(hours);
-    let step_minutes = ((hours * 60) / 120).max(1) as i64;
+    let shown = Shown::of(&params, 3)?;
+    let range = shown.range;
+    let step_minutes = (shown.minutes() as i64 / 120).max(1);
     let operation = params
         .operation
         .clone()
@@ -218,7 +298,8 @@ pub async fn detail(
     .await?;
     if per_key.is_empty() && edges.is_empty() && inbound.is_empty() {
         return Err(ApiError::NotFound(format!(
-            "service `{name}` answered, made or received no calls in the last {hours} h"
+            "service `{name}` answered, made or received no calls in the {}",
+            shown.text()
         ))
         .into());
     }
@@ -276,6 +357,7 @@ pub async fn detail(
             })
             .collect(),
         markers: markers(),
+        zoomable: true,
         ..LineChart::default()
     };
     let quantile = |fraction: f64| -> Vec<Option<f64>> {
@@ -303,6 +385,7 @@ pub async fn detail(
             },
         ],
         markers: markers(),
+        zoomable: true,
         ..LineChart::default()
     };
     let throughput = LineChart {
@@ -317,6 +400,7 @@ pub async fn detail(
                 .collect(),
         }],
         markers: markers(),
+        zoomable: true,
         ..LineChart::default()
     };
     let faults = LineChart {
@@ -339,33 +423,40 @@ pub async fn detail(
             },
         ],
         markers: markers(),
+        zoomable: true,
         ..LineChart::default()
     };
     let base = format!("/services/{}", path_segment(&name));
+    let operation_query = operation
+        .as_deref()
+        .map(|operation| format!("&amp;operation={}", query_value(operation)))
+        .unwrap_or_default();
     let mut body = format!("<h1>{}</h1>", escape(&name));
     let _ = write!(
         body,
-        "<p class=\"lead\">{} · last {hours} h · <a href=\"{base}?hours=1\">1 h</a> · <a href=\"{base}?hours=3\">3 h</a> · <a href=\"{base}?hours=24\">24 h</a>{}</p>",
+        "<p class=\"lead\">{} · {} · <a href=\"{base}?hours=1{operation_query}\">1 h</a> · <a href=\"{base}?hours=3{operation_query}\">3 h</a> · <a href=\"{base}?hours=24{operation_query}\">24 h</a> · <span class=\"muted\">drag across a chart to zoom</span>{}</p>",
         match &operation {
             Some(operation) => format!(
-                "operation <code>{}</code> (<a href=\"{base}?hours={hours}\">all operations</a>)",
-                escape(operation)
+                "operation <code>{}</code> (<a href=\"{base}?{}\">all operations</a>)",
+                escape(operation),
+                shown.query()
             ),
             None if remote => {
                 "a remote service without telemetry of its own, as its callers see it".to_owned()
             }
             None => "all operations".to_owned(),
         },
+        escape(&shown.text()),
         slo_links(&state, &name)
     );
     let _ = write!(
         body,
-        "<p><a href=\"/logs?service={}&amp;last={}\">Logs of {}</a> · <a href=\"/logs?service={}&amp;severity=warn&amp;last={}\">its warnings and errors</a> · <a href=\"/map\">Service map</a></p>",
+        "<p><a href=\"/logs?service={}&amp;{}\">Logs of {}</a> · <a href=\"/logs?service={}&amp;severity=warn&amp;{}\">its warnings and errors</a> · <a href=\"/map\">Service map</a></p>",
         query_value(&name),
-        log_range(hours),
+        shown.logs_query(),
         escape(&name),
         query_value(&name),
-        log_range(hours)
+        shown.logs_query()
     );
     let total = &series.total;
     body.push_str("<div class=\"cards\">");
@@ -373,7 +464,7 @@ pub async fn detail(
         ("requests", count(total.requests)),
         (
             "per minute",
-            format!("{:.1}", total.requests as f64 / (hours * 60) as f64),
+            format!("{:.1}", total.requests as f64 / shown.minutes()),
         ),
         ("availability", percent(total.availability(), 3)),
         ("p50", millis(total.latency.quantile(0.5))),
@@ -400,7 +491,8 @@ pub async fn detail(
             stats_row(
                 &mut body,
                 &format!(
-                    "<a href=\"{base}?hours={hours}&amp;operation={}\">{}</a>",
+                    "<a href=\"{base}?{}&amp;operation={}\">{}</a>",
+                    shown.query(),
                     query_value(operation),
                     escape(operation)
                 ),
@@ -557,4 +649,46 @@ fn stats_row(body: &mut String, label: &str, stats: &SignalStats) {
         p99.unwrap_or(0.0),
         millis(p99)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(hours: Option<u64>, from: Option<u64>, to: Option<u64>) -> RangeParams {
+        RangeParams {
+            hours,
+            from,
+            to,
+            operation: None,
+        }
+    }
+
+    #[test]
+    fn a_zoomed_range_is_whole_minutes_and_keeps_its_query() {
+        let shown = Shown::of(&params(None, Some(1_000_030), Some(1_003_610)), 3).unwrap();
+        assert!(shown.zoomed);
+        assert_eq!(shown.range.from, 1_000_020 * 1_000_000_000);
+        assert_eq!(shown.range.to, 1_003_620 * 1_000_000_000);
+        assert_eq!(shown.hours, 1);
+        assert_eq!(shown.query(), "from=1000020&amp;to=1003620");
+        let last = Shown::of(&params(None, None, None), 3).unwrap();
+        assert!(!last.zoomed && last.hours == 3 && last.query() == "hours=3");
+    }
+
+    #[test]
+    fn a_range_that_cannot_be_shown_is_refused() {
+        for (from, to) in [
+            (Some(100), None),
+            (Some(500), Some(400)),
+            (Some(400), Some(430)),
+            (Some(0), Some(8 * 86_400)),
+        ] {
+            assert!(
+                Shown::of(&params(None, from, to), 3).is_err(),
+                "{from:?} {to:?}"
+            );
+        }
+        assert!(Shown::of(&params(Some(200), None, None), 3).is_err());
+    }
 }
