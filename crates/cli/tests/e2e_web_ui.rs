@@ -279,3 +279,91 @@ fn every_page_answers_with_escaped_well_formed_html() {
     assert!(style.text().contains("prefers-color-scheme: dark"));
     assert_eq!(server.get("/ui/script.js").status, 200);
 }
+
+/// With tokens configured, a browser logs in once: pages without a token go to the login form,
+/// a token with the read scope comes back as a cookie that opens the pages, and the cookie
+/// counts for reading only.
+#[test]
+fn a_browser_logs_in_with_a_read_token_when_tokens_are_configured() {
+    const READER: &str = "reader-token-0123456789abcdef";
+    const WRITER: &str = "ingest-token-0123456789abcdef";
+    let config_dir = tempfile::tempdir().unwrap();
+    let config_path = config_dir.path().join("sloscope.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[[auth.tokens]]\ntoken = \"{READER}\"\nscopes = [\"read\"]\n\n[[auth.tokens]]\ntoken = \"{WRITER}\"\nscopes = [\"ingest\"]\n"
+        ),
+    )
+    .unwrap();
+    let server = start_server(&["--config", config_path.to_str().unwrap()]);
+    let address = server.http_addr;
+    let get = |target: &str, headers: &[(&str, &str)]| {
+        http_request(address, "GET", target, headers, b"").unwrap()
+    };
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let log_in = |token: &str| {
+        let body = format!(
+            "token={}&next=%2Fservices%3Fhours%3D1",
+            percent_encode(token)
+        );
+        http_request(address, "POST", "/login", &form, body.as_bytes()).unwrap()
+    };
+
+    let page = get("/services?hours=1", &[]);
+    assert_eq!(page.status, 303, "{}", page.text());
+    assert_eq!(
+        page.header("location"),
+        Some("/login?next=%2Fservices%3Fhours%3D1")
+    );
+    assert_eq!(get("/api/v1/services", &[]).status, 401);
+    let login = get("/login?next=%2Fservices", &[]);
+    assert!(login.status == 200 && login.text().contains("name=\"token\""));
+    assert_eq!(get("/ui/style.css", &[]).status, 200);
+
+    for wrong in ["not-a-token", WRITER] {
+        let refused = log_in(wrong);
+        assert_eq!(refused.status, 401, "{wrong}: {}", refused.text());
+        assert!(
+            refused.text().contains("Not logged in"),
+            "{}",
+            refused.text()
+        );
+        assert!(refused.header("set-cookie").is_none());
+    }
+    let accepted = log_in(READER);
+    assert_eq!(accepted.status, 303, "{}", accepted.text());
+    assert_eq!(accepted.header("location"), Some("/services?hours=1"));
+    let cookie = accepted
+        .header("set-cookie")
+        .expect("a cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        accepted.header("set-cookie").unwrap().contains("HttpOnly"),
+        "{cookie}"
+    );
+
+    let page = get("/services?hours=1", &[("cookie", &cookie)]);
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("<h1>Services</h1>"));
+    assert_eq!(get("/api/v1/services", &[("cookie", &cookie)]).status, 200);
+    // A write with the cookie alone is not the reader's doing: it needs the header.
+    let change = http_request(
+        address,
+        "POST",
+        "/api/v1/changes",
+        &[("cookie", &cookie), ("content-type", "application/json")],
+        br#"{"service":"shop","kind":"deployment","description":"x"}"#,
+    )
+    .unwrap();
+    assert_eq!(change.status, 401, "{}", change.text());
+    let out = get("/logout", &[("cookie", &cookie)]);
+    assert!(
+        out.status == 303 && out.header("set-cookie").unwrap().contains("Max-Age=0"),
+        "{:?}",
+        out.headers
+    );
+}

@@ -106,6 +106,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ready\n" }))
         .route("/api/v1/openapi.json", get(openapi))
+        .merge(crate::web::public_routes())
         .merge(api)
         .merge(ingest)
         .merge(admin)
@@ -118,10 +119,22 @@ async fn require_scope(
     request: Request,
     next: Next,
 ) -> Response {
-    match authenticator.check(request.headers(), scope) {
+    let headers = request.headers();
+    // A browser logged in at /login sends the token as a cookie, with reading requests only.
+    let checked = match crate::web::login::cookie_token(request.method(), headers) {
+        Some(token) if !headers.contains_key(header::AUTHORIZATION) => {
+            authenticator.check_value(Some(&format!("Bearer {token}")), scope)
+        }
+        _ => authenticator.check(headers, scope),
+    };
+    match checked {
         Ok(()) => next.run(request).await,
         Err(denied) if denied.unauthenticated => {
-            ApiError::Unauthorized(denied.message).into_response()
+            let target = request
+                .uri()
+                .path_and_query()
+                .map_or("/", |target| target.as_str());
+            crate::web::login::denied(target, request.method(), denied.message)
         }
         Err(denied) => ApiError::Forbidden(denied.message).into_response(),
     }

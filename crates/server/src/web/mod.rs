@@ -8,6 +8,7 @@
 mod figures;
 mod graph;
 mod html;
+pub mod login;
 mod markdown;
 mod pages;
 mod svg;
@@ -45,10 +46,18 @@ pub fn routes() -> Router<ApiState> {
         )
         .route("/investigations", get(pages::investigations::list))
         .route("/investigations/{id}", get(pages::investigations::detail))
+}
+
+/// What needs no token: the stylesheet, script and icon (the login page uses them) and the
+/// login form itself.
+pub fn public_routes() -> Router<ApiState> {
+    Router::new()
         .route("/ui/style.css", get(style))
         .route("/ui/script.js", get(script))
         .route("/ui/icon.svg", get(icon))
         .route("/favicon.ico", get(icon))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", get(login::logout))
 }
 
 async fn style() -> Response {
