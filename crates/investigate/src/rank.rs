@@ -359,7 +359,15 @@ fn finish(rank: usize, draft: Draft) -> Cause {
         .chain(others.iter().take(1))
         .copied();
     for figure in ordered {
-        if figures.len() < MAX_FIGURES && !figures.contains(figure) {
+        // Two spans of one trace are one picture: the first drawing of it is kept.
+        let shown = figures.iter().any(|other| {
+            other == figure
+                || matches!(
+                    (other, figure),
+                    (Figure::Trace { trace_id: a, .. }, Figure::Trace { trace_id: b, .. }) if a == b
+                )
+        });
+        if figures.len() < MAX_FIGURES && !shown {
             figures.push(figure.clone());
         }
     }
