@@ -30,18 +30,24 @@ pub struct RangeParams {
 }
 
 /// The time a page shows: the last hours, or a range zoomed into.
-struct Shown {
-    range: TimeRange,
+pub(crate) struct Shown {
+    pub range: TimeRange,
     /// Whole hours covering the range (a log range and chart steps are chosen by them).
-    hours: u64,
-    zoomed: bool,
+    pub hours: u64,
+    pub zoomed: bool,
 }
 
 impl Shown {
-    fn of(params: &RangeParams, default_hours: u64) -> Result<Shown, ApiError> {
-        let (from, to) = match (params.from, params.to) {
+    /// The last `hours` (`default_hours` when not given), or `from` to `to` (unix seconds).
+    pub fn of(
+        hours: Option<u64>,
+        from: Option<u64>,
+        to: Option<u64>,
+        default_hours: u64,
+    ) -> Result<Shown, ApiError> {
+        let (from, to) = match (from, to) {
             (None, None) => {
-                let hours = hours_of(params, default_hours)?;
+                let hours = hours_of(hours, default_hours)?;
                 return Ok(Shown {
                     range: last_hours(hours),
                     hours,
@@ -70,7 +76,7 @@ impl Shown {
         })
     }
 
-    fn minutes(&self) -> f64 {
+    pub fn minutes(&self) -> f64 {
         (self.range.duration_nanos() / MINUTE_NANOS).max(1) as f64
     }
 
@@ -96,18 +102,19 @@ impl Shown {
         }
     }
 
-    /// The range in words: `last 3 h`, or its two ends.
-    fn text(&self) -> String {
+    /// The range in words (plain text, UTC): `last 3 h`, or its two ends.
+    pub fn text(&self) -> String {
         if self.zoomed {
-            format!("{} to {}", time(self.range.from), time(self.range.to))
+            let at = sloscope_investigate::markdown::format_time;
+            format!("{} to {}", at(self.range.from), at(self.range.to))
         } else {
             format!("last {} h", self.hours)
         }
     }
 }
 
-fn hours_of(params: &RangeParams, default: u64) -> Result<u64, ApiError> {
-    let hours = params.hours.unwrap_or(default);
+fn hours_of(hours: Option<u64>, default: u64) -> Result<u64, ApiError> {
+    let hours = hours.unwrap_or(default);
     if !(1..=168).contains(&hours) {
         return Err(ApiError::BadRequest(
             "`hours` must be between 1 and 168".into(),
@@ -150,7 +157,7 @@ pub(crate) fn server_and_dependency_totals(
 }
 
 pub async fn list(State(state): State<ApiState>, Query(params): Query<RangeParams>) -> PageResult {
-    let hours = hours_of(&params, 1)?;
+    let hours = hours_of(params.hours, 1)?;
     let range = last_hours(hours);
     let store = state.store.clone();
     let (servers, edges) =
@@ -214,7 +221,7 @@ pub async fn detail(
     Path(name): Path<String>,
     Query(params): Query<RangeParams>,
 ) -> PageResult {
-    let shown = Shown::of(&params, 3)?;
+    let shown = Shown::of(params.hours, params.from, params.to, 3)?;
     let range = shown.range;
     let step_minutes = (shown.minutes() as i64 / 120).max(1);
     let operation = params
@@ -655,24 +662,15 @@ fn stats_row(body: &mut String, label: &str, stats: &SignalStats) {
 mod tests {
     use super::*;
 
-    fn params(hours: Option<u64>, from: Option<u64>, to: Option<u64>) -> RangeParams {
-        RangeParams {
-            hours,
-            from,
-            to,
-            operation: None,
-        }
-    }
-
     #[test]
     fn a_zoomed_range_is_whole_minutes_and_keeps_its_query() {
-        let shown = Shown::of(&params(None, Some(1_000_030), Some(1_003_610)), 3).unwrap();
+        let shown = Shown::of(None, Some(1_000_030), Some(1_003_610), 3).unwrap();
         assert!(shown.zoomed);
         assert_eq!(shown.range.from, 1_000_020 * 1_000_000_000);
         assert_eq!(shown.range.to, 1_003_620 * 1_000_000_000);
         assert_eq!(shown.hours, 1);
         assert_eq!(shown.query(), "from=1000020&amp;to=1003620");
-        let last = Shown::of(&params(None, None, None), 3).unwrap();
+        let last = Shown::of(None, None, None, 3).unwrap();
         assert!(!last.zoomed && last.hours == 3 && last.query() == "hours=3");
     }
 
@@ -684,11 +682,8 @@ mod tests {
             (Some(400), Some(430)),
             (Some(0), Some(8 * 86_400)),
         ] {
-            assert!(
-                Shown::of(&params(None, from, to), 3).is_err(),
-                "{from:?} {to:?}"
-            );
+            assert!(Shown::of(None, from, to, 3).is_err(), "{from:?} {to:?}");
         }
-        assert!(Shown::of(&params(Some(200), None, None), 3).is_err());
+        assert!(Shown::of(Some(200), None, None, 3).is_err());
     }
 }

@@ -21,6 +21,7 @@ use crate::api::ApiState;
 use crate::error::ApiError;
 use crate::slo_api::status_of;
 use crate::web::html::{badge, escape, path_segment, percent, time};
+use crate::web::pages::services::Shown;
 use crate::web::svg::{LineChart, Series, Threshold, sparkline};
 use crate::web::{PageError, PageResult, Section, blocking, page};
 
@@ -294,7 +295,10 @@ pub async fn overview(
 #[derive(Debug, Deserialize)]
 pub struct DetailParams {
     /// Hours the charts cover, 1 to 168; 24 by default.
-    hours: Option<i64>,
+    hours: Option<u64>,
+    /// A zoomed range instead (dragging across a chart): unix seconds.
+    from: Option<u64>,
+    to: Option<u64>,
 }
 
 pub async fn detail(
@@ -302,17 +306,15 @@ pub async fn detail(
     Path(name): Path<String>,
     Query(params): Query<DetailParams>,
 ) -> PageResult {
-    let hours = params.hours.unwrap_or(24);
-    if !(1..=168).contains(&hours) {
-        return Err(ApiError::BadRequest("`hours` must be between 1 and 168".into()).into());
-    }
+    let shown = Shown::of(params.hours, params.from, params.to, 24)?;
     let (spec, _, evaluation, history) = state
         .slos
         .get(&name)
         .ok_or_else(|| ApiError::NotFound(format!("no SLO named `{name}`")))?;
     let evaluation = evaluation.as_deref();
-    let end_minute = now_minute();
-    let span = hours * 60;
+    // The last minute shown (the current one, unless zoomed) and the minutes shown.
+    let end_minute = (shown.range.to / MINUTE_NANOS) as i64 - 1;
+    let span = shown.minutes() as i64;
     let step = (span / 144).max(1);
     let reader = state.clone();
     let spec_for_read = spec.clone();
@@ -401,8 +403,9 @@ pub async fn detail(
     let period = spec.window.period_minutes();
     let budget = LineChart {
         title: format!(
-            "Error budget left (rolling {}), last {hours} h",
-            window_text(&spec)
+            "Error budget left (rolling {}), {}",
+            window_text(&spec),
+            shown.text()
         ),
         unit: "%",
         times: times.clone(),
@@ -418,6 +421,7 @@ pub async fn detail(
             label: format!("warning at {:.0} %", spec.alerting.budget_warning * 100.0),
         }],
         y_min: 0.0,
+        zoomable: true,
         ..LineChart::default()
     };
     let mut burn_series = Vec::new();
@@ -451,18 +455,19 @@ pub async fn detail(
         })
         .map(|highest| highest * 5.0);
     let burn = LineChart {
-        title: format!("Burn rate, last {hours} h"),
+        title: format!("Burn rate, {}", shown.text()),
         unit: "x",
         times,
         series: burn_series,
         thresholds,
         y_min: 0.0,
         y_cap: burn_cap,
+        zoomable: true,
         ..LineChart::default()
     };
     let _ = write!(
         body,
-        "<p class=\"muted\">Charts: <a href=\"?hours=6\">6 h</a> · <a href=\"?hours=24\">24 h</a> · <a href=\"?hours=72\">3 d</a> · <a href=\"?hours=168\">7 d</a></p><div class=\"charts\">{}{}</div>",
+        "<p class=\"muted\">Charts: <a href=\"?hours=6\">6 h</a> · <a href=\"?hours=24\">24 h</a> · <a href=\"?hours=72\">3 d</a> · <a href=\"?hours=168\">7 d</a> · drag across a chart to zoom</p><div class=\"charts\">{}{}</div>",
         budget.render(),
         burn.render()
     );
@@ -547,7 +552,8 @@ pub async fn detail(
     }
     let _ = write!(
         body,
-        "<h2>Backtest of the alert policy, last {hours} h</h2><p class=\"muted\">The rules replayed minute by minute over the stored events: when each would have fired, how long after the trouble began (its detection time) and how much budget was gone by then.</p>"
+        "<h2>Backtest of the alert policy, {}</h2><p class=\"muted\">The rules replayed minute by minute over the stored events: when each would have fired, how long after the trouble began (its detection time) and how much budget was gone by then.</p>",
+        escape(&shown.text())
     );
     if backtest.firings.is_empty() {
         let _ = write!(
