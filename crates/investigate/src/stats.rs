@@ -196,6 +196,7 @@ pub(crate) fn thin(points: Vec<(u64, f64)>, at_most: usize) -> Vec<(u64, f64)> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn thinning_keeps_the_peaks() {
@@ -205,7 +206,6 @@ mod tests {
         assert_eq!(thinned.iter().filter(|point| point.1 == 99.0).count(), 10);
         assert_eq!(thin(points[..50].to_vec(), 100).len(), 50);
     }
-    use super::*;
 
     #[test]
     fn quantiles_interpolate() {

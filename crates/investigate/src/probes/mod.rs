@@ -21,7 +21,7 @@ pub(crate) mod slow_queries;
 
 use std::collections::BTreeMap;
 
-use sloscope_model::{SignalKey, SignalKind, SignalStats};
+use sloscope_model::{MINUTE_NANOS, SignalKey, SignalKind, SignalStats};
 
 use crate::context::{Context, Window};
 use crate::finding::{Finding, format_ms, format_percent};
@@ -83,9 +83,8 @@ pub(crate) const TREND_POINTS: usize = 300;
 /// Where a trend figure starts: the stretch of baseline just before the breach window, four
 /// windows long and at least ten minutes, so that the change shows at a readable scale.
 pub(crate) fn trend_start(context: &Context<'_>) -> u64 {
-    const TEN_MINUTES: u64 = 600_000_000_000;
     let subject = &context.inputs.subject;
-    let before = (4 * subject.window.duration_nanos()).max(TEN_MINUTES);
+    let before = (4 * subject.window.duration_nanos()).max(10 * MINUTE_NANOS);
     subject
         .window
         .from
@@ -107,7 +106,7 @@ pub(crate) fn requests_trend(
     others: &str,
 ) -> Option<Figure> {
     let inputs = context.inputs;
-    let first_minute = (trend_start(context) / 60_000_000_000) as i64;
+    let first_minute = (trend_start(context) / MINUTE_NANOS) as i64;
     let rows = || {
         inputs
             .baseline
@@ -161,7 +160,7 @@ pub(crate) fn requests_trend(
             points: thin(
                 minutes
                     .into_iter()
-                    .map(|(minute, requests)| (minute.max(0) as u64 * 60_000_000_000, requests))
+                    .map(|(minute, requests)| (minute.max(0) as u64 * MINUTE_NANOS, requests))
                     .collect(),
                 TREND_POINTS,
             ),

@@ -249,9 +249,9 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
 
     // Each with the (service, metric) it measured and that metric's limit.
     let mut observations: Vec<(Observation, (&str, &str), Option<f64>)> = Vec::new();
-    // Every instance's samples of each (service, metric), for the figure of a finding.
-    let mut trends: BTreeMap<(&str, &str), Vec<TrendSeries>> = BTreeMap::new();
-    let mut units: BTreeMap<&str, &str> = BTreeMap::new();
+    // The unit and every instance's samples of each (service, metric), for the figure of a
+    // finding.
+    let mut trends: BTreeMap<(&str, &str), (&str, Vec<TrendSeries>)> = BTreeMap::new();
     let trend_from = trend_start(context);
     for ((service, name, instance), (resource, mut samples)) in series {
         let all_values: Vec<f64> = samples
@@ -300,27 +300,25 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
             observations.push((level, (service, name), limit));
         }
         observations.extend(climb.map(|climb| (climb, (service, name), limit)));
-        units.insert(name, samples.unit);
-        trends
-            .entry((service, name))
-            .or_default()
-            .push(TrendSeries {
-                label: if instance.is_empty() {
-                    service.to_owned()
-                } else {
-                    instance.to_owned()
-                },
-                points: thin(
-                    samples
-                        .baseline
-                        .iter()
-                        .chain(&samples.breach)
-                        .filter(|(time, _)| *time >= trend_from)
-                        .copied()
-                        .collect(),
-                    TREND_POINTS,
-                ),
-            });
+        let (unit, lines) = trends.entry((service, name)).or_default();
+        *unit = samples.unit;
+        lines.push(TrendSeries {
+            label: if instance.is_empty() {
+                service.to_owned()
+            } else {
+                instance.to_owned()
+            },
+            points: thin(
+                samples
+                    .baseline
+                    .iter()
+                    .chain(&samples.breach)
+                    .filter(|(time, _)| *time >= trend_from)
+                    .copied()
+                    .collect(),
+                TREND_POINTS,
+            ),
+        });
     }
 
     // One finding per (service, kind): the strongest series leads, the next ones are evidence.
@@ -341,11 +339,11 @@ pub(crate) fn run(context: &Context<'_>) -> Vec<Finding> {
         let finding = match same {
             Some(finding) => finding,
             None => {
-                let figure = trends.remove(&metric).map(|mut lines| {
+                let figure = trends.remove(&metric).map(|(unit, mut lines)| {
                     lines.truncate(MAX_TREND_LINES);
                     Figure::Trend {
                         title: format!("{} of {}", metric.1, metric.0),
-                        unit: match units.get(metric.1).copied().unwrap_or_default() {
+                        unit: match unit {
                             "By" => "bytes",
                             unit => unit,
                         }
