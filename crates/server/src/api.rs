@@ -329,15 +329,7 @@ async fn trace(
     let id = parse_trace_id(&trace_id)?;
     let store = state.store.clone();
     let spans = blocking(move || {
-        let query = SpanQuery {
-            range: TimeRange::new(0, u64::MAX),
-            service: None,
-            operation: None,
-            min_duration: None,
-            errors_only: false,
-            trace_id: Some(id),
-            limit: 10_000,
-        };
+        let query = SpanQuery::trace(id, TimeRange::new(0, u64::MAX), 10_000);
         Ok(store.spans(&query)?)
     })
     .await?;

@@ -91,6 +91,21 @@ pub struct SpanQuery {
     pub limit: usize,
 }
 
+impl SpanQuery {
+    /// The spans of one trace in `range`, at most `limit`.
+    pub fn trace(trace_id: TraceId, range: TimeRange, limit: usize) -> SpanQuery {
+        SpanQuery {
+            range,
+            service: None,
+            operation: None,
+            min_duration: None,
+            errors_only: false,
+            trace_id: Some(trace_id),
+            limit,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct LogQuery {
     pub range: TimeRange,

@@ -18,7 +18,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use super::http::Connection;
+use super::http::{Connection, Response};
 
 const GOAL_MILLIS: f64 = 300.0;
 
@@ -48,7 +48,8 @@ fn address_of(server: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("{authority} resolves to no address"))
 }
 
-fn get_json(connection: &mut Connection, path: &str) -> anyhow::Result<Value> {
+/// `GET path`, which must answer 200.
+fn get_ok(connection: &mut Connection, path: &str) -> anyhow::Result<Response> {
     let response = connection.get(path)?;
     if response.status != 200 {
         bail!(
@@ -57,6 +58,11 @@ fn get_json(connection: &mut Connection, path: &str) -> anyhow::Result<Value> {
             response.body_excerpt()
         );
     }
+    Ok(response)
+}
+
+fn get_json(connection: &mut Connection, path: &str) -> anyhow::Result<Value> {
+    let response = get_ok(connection, path)?;
     serde_json::from_slice(&response.body).with_context(|| format!("GET {path}: not JSON"))
 }
 
@@ -178,14 +184,7 @@ pub fn run(args: UiArgs) -> anyhow::Result<()> {
     let pages = discover(&mut connection)?;
     let mut rows = Vec::with_capacity(pages.len());
     for (name, path) in &pages {
-        let warm = connection.get(path)?;
-        if warm.status != 200 {
-            bail!(
-                "GET {path} answered {}: {}",
-                warm.status,
-                warm.body_excerpt()
-            );
-        }
+        let warm = get_ok(&mut connection, path)?;
         let mut millis = Vec::with_capacity(args.runs);
         for _run in 0..args.runs {
             let started = Instant::now();

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use sloscope_investigate::{ComparisonRow, Figure, Report, TrendSeries};
-use sloscope_model::TimeRange;
+use sloscope_model::{MINUTE_NANOS, TimeRange};
 use sloscope_store::{SpanQuery, SpanRow, Store};
 
 use crate::web::PageError;
@@ -40,18 +40,11 @@ pub fn read_traces(store: &dyn Store, report: &Report) -> Result<Traces, PageErr
         if traces.contains_key(trace_id) || hex::decode_to_slice(trace_id, &mut id).is_err() {
             continue;
         }
-        let spans = store.spans(&SpanQuery {
-            range: TimeRange::new(
-                time_unix_nano.saturating_sub(TRACE_REACH_NANOS),
-                time_unix_nano.saturating_add(TRACE_REACH_NANOS),
-            ),
-            service: None,
-            operation: None,
-            min_duration: None,
-            errors_only: false,
-            trace_id: Some(id),
-            limit: 2_000,
-        })?;
+        let around = TimeRange::new(
+            time_unix_nano.saturating_sub(TRACE_REACH_NANOS),
+            time_unix_nano.saturating_add(TRACE_REACH_NANOS),
+        );
+        let spans = store.spans(&SpanQuery::trace(id, around, 2_000))?;
         traces.insert(trace_id.clone(), spans);
     }
     Ok(traces)
@@ -263,7 +256,7 @@ fn trend_chart(
         .filter(|gap| *gap > 0)
         .collect();
     gaps.sort_unstable();
-    let interval = gaps.get(gaps.len() / 2).copied().unwrap_or(60_000_000_000);
+    let interval = gaps.get(gaps.len() / 2).copied().unwrap_or(MINUTE_NANOS);
     let step = interval.max((last - first).div_ceil(TREND_STEPS)).max(1);
     let steps = ((last - first) / step + 1) as usize;
     let series = lines

@@ -11,6 +11,7 @@ mod html;
 pub mod login;
 mod markdown;
 mod pages;
+mod range;
 mod svg;
 
 use axum::Router;

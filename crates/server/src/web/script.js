@@ -1,5 +1,5 @@
 // sloscope web UI: times into the reader's zone (UTC stays on hover), table filters and sorting,
-// and the buttons that open a span's attributes on the trace page.
+// the buttons that open a span's attributes on the trace page, chart hover values and zoom.
 "use strict";
 (function () {
   const pad = (n) => String(n).padStart(2, "0");
@@ -75,12 +75,9 @@
         .forEach((row) => body.appendChild(row));
     });
   });
-})();
-// Chart hover: a line at the hovered step and a box with every series' value there, the time
-// in the reader's zone (the UTC time stays in the box's first line of the SVG <title>, which
-// the box replaces so that the browser's own tooltip does not show twice).
-(function () {
-  const pad = (n) => String(n).padStart(2, "0");
+  // Chart hover: a line at the hovered step and a box with every series' value there, the time
+  // in the reader's zone (the UTC time stays in the box's first line of the SVG <title>, which
+  // the box replaces so that the browser's own tooltip does not show twice).
   document.querySelectorAll("figure.chart svg").forEach((svg) => {
     const figure = svg.closest("figure");
     const rects = svg.querySelectorAll("rect.hover");
@@ -98,9 +95,7 @@
       if (!title) return;
       const lines = title.textContent.split("\n");
       title.remove();
-      const date = new Date(Number(rect.dataset.unix) * 1000);
-      const when = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
-        `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+      const when = local(new Date(Number(rect.dataset.unix) * 1000));
       const show = () => {
         tip.replaceChildren();
         const head = document.createElement("strong");
@@ -132,10 +127,8 @@
     });
     svg.addEventListener("mouseleave", () => { tip.hidden = true; cross.style.display = "none"; });
   });
-})();
-// Chart zoom: dragging across a chart whose <svg data-zoom="left right from to"> (plot edges in
-// drawing units, the times at them in unix seconds) opens the page on the time dragged over.
-(function () {
+  // Chart zoom: dragging across a chart whose <svg data-zoom="left right from to"> (plot edges in
+  // drawing units, the times at them in unix seconds) opens the page on the time dragged over.
   document.querySelectorAll("svg[data-zoom]").forEach((svg) => {
     const [left, right, from, to] = svg.dataset.zoom.split(" ").map(Number);
     const band = document.createElementNS("http://www.w3.org/2000/svg", "rect");

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use sloscope_model::TimeRange;
+use sloscope_model::{MINUTE_NANOS, TimeRange};
 
 use crate::api::ApiState;
 use crate::error::ApiError;
@@ -209,7 +209,6 @@ const CHART_STEPS: u64 = 240;
 /// The SLO's indicator around the incident (the share of good events per step against the
 /// objective), with the breach's start, the page and the recovery marked.
 async fn breach_chart(state: &ApiState, incident: &Incident) -> Result<LineChart, PageError> {
-    const MINUTE: u64 = 60_000_000_000;
     let start = incident
         .started_unix_nano
         .unwrap_or(incident.opened_unix_nano)
@@ -217,11 +216,11 @@ async fn breach_chart(state: &ApiState, incident: &Incident) -> Result<LineChart
     let end = incident
         .resolved_unix_nano
         .map_or_else(crate::now_unix_nano, |resolved| {
-            resolved + CHART_TRAIL_MINUTES * MINUTE
+            resolved + CHART_TRAIL_MINUTES * MINUTE_NANOS
         })
         .min(crate::now_unix_nano());
-    let from = (start / MINUTE).saturating_sub(CHART_LEAD_MINUTES) * MINUTE;
-    let to = (end / MINUTE + 1) * MINUTE;
+    let from = (start / MINUTE_NANOS).saturating_sub(CHART_LEAD_MINUTES) * MINUTE_NANOS;
+    let to = (end / MINUTE_NANOS + 1) * MINUTE_NANOS;
     let reader = state.clone();
     let slo = incident.slo.clone();
     let minutes = blocking(move || {
@@ -231,11 +230,11 @@ async fn breach_chart(state: &ApiState, incident: &Incident) -> Result<LineChart
             .map_err(|error| ApiError::from(error).into())
     })
     .await?;
-    let step = ((to - from) / MINUTE).div_ceil(CHART_STEPS).max(1) * MINUTE;
+    let step = ((to - from) / MINUTE_NANOS).div_ceil(CHART_STEPS).max(1) * MINUTE_NANOS;
     let steps = (to - from).div_ceil(step);
     let mut events = vec![(0u64, 0u64); steps as usize];
     for (minute, counts) in &minutes {
-        let time = (*minute).max(0) as u64 * MINUTE;
+        let time = (*minute).max(0) as u64 * MINUTE_NANOS;
         if let Some(slot) = time
             .checked_sub(from)
             .and_then(|offset| events.get_mut((offset / step) as usize))
@@ -282,7 +281,7 @@ async fn breach_chart(state: &ApiState, incident: &Incident) -> Result<LineChart
 }
 
 fn step_text(step_nanos: u64) -> String {
-    match step_nanos / 60_000_000_000 {
+    match step_nanos / MINUTE_NANOS {
         1 => String::from("minute"),
         minutes => format!("{minutes} minutes"),
     }

@@ -7,15 +7,14 @@ use std::fmt::Write as _;
 
 use axum::extract::{Query, State};
 use serde::Deserialize;
-use sloscope_model::{SignalKind, TimeRange, parse_timestamp};
-use sloscope_store::{LogQuery, SignalFilter};
+use sloscope_model::{MINUTE_NANOS, SignalKind, TimeRange, parse_timestamp};
+use sloscope_store::{LogQuery, LogRow, SignalFilter};
 
 use crate::api::{ApiState, parse_severity, parse_trace_id};
 use crate::error::ApiError;
 use crate::web::html::{count, escape, path_segment, time};
 use crate::web::{PageResult, Section, blocking, page};
 
-const MINUTE_NANOS: u64 = 60_000_000_000;
 /// Lines shown when the form does not ask for a number.
 const DEFAULT_LIMIT: usize = 200;
 /// More lines than this make a page too slow to read anyway.
@@ -218,26 +217,37 @@ pub async fn list(State(state): State<ApiState>, Query(params): Query<LogParams>
         body.push_str("<p class=\"empty\">No log line matches.</p>");
         return Ok(page("Logs", Section::Logs, &body));
     }
-    body.push_str("<div class=\"scroll\"><table class=\"logs\" id=\"logs\"><thead><tr><th>time</th><th>service</th><th>severity</th><th>message</th><th>trace</th></tr></thead><tbody>");
-    for line in &lines {
+    body.push_str(&log_table(&lines, true));
+    Ok(page("Logs", Section::Logs, &body))
+}
+
+/// Log lines as a table, newest first as given; `trace_links` adds a column linking each
+/// line's trace (left out where the lines are all of one trace).
+pub fn log_table(lines: &[LogRow], trace_links: bool) -> String {
+    let mut out = format!(
+        "<div class=\"scroll\"><table class=\"logs\" id=\"logs\"><thead><tr><th>time</th><th>service</th><th>severity</th><th>message</th>{}</tr></thead><tbody>",
+        if trace_links { "<th>trace</th>" } else { "" }
+    );
+    for line in lines {
         let word = severity_word(line.severity_number);
         let severity = if line.severity_text.is_empty() {
             word
         } else {
             line.severity_text.as_str()
         };
-        let trace = match &line.trace_id {
-            Some(trace_id) => format!(
-                "<a href=\"/traces/{}?at={}\"><code>{}</code></a>",
+        let trace = match (&line.trace_id, trace_links) {
+            (Some(trace_id), true) => format!(
+                "<td><a href=\"/traces/{}?at={}\"><code>{}</code></a></td>",
                 path_segment(trace_id),
                 line.time_unix_nano / 1_000_000_000,
                 escape(trace_id.get(..12).unwrap_or(trace_id))
             ),
-            None => String::new(),
+            (None, true) => String::from("<td></td>"),
+            (_, false) => String::new(),
         };
         let _ = write!(
-            body,
-            "<tr class=\"severity-{word}\"><td class=\"when\">{}</td><td><a href=\"/services/{}\">{}</a></td><td class=\"severity\">{}</td><td class=\"message\"><code>{}</code></td><td>{trace}</td></tr>",
+            out,
+            "<tr class=\"severity-{word}\"><td class=\"when\">{}</td><td><a href=\"/services/{}\">{}</a></td><td class=\"severity\">{}</td><td class=\"message\"><code>{}</code></td>{trace}</tr>",
             time(line.time_unix_nano),
             path_segment(&line.service),
             escape(&line.service),
@@ -245,8 +255,8 @@ pub async fn list(State(state): State<ApiState>, Query(params): Query<LogParams>
             escape(&line.body)
         );
     }
-    body.push_str("</tbody></table></div>");
-    Ok(page("Logs", Section::Logs, &body))
+    out.push_str("</tbody></table></div>");
+    out
 }
 
 #[cfg(test)]

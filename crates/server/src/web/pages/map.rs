@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use axum::extract::{Query, State};
 use serde::Deserialize;
-use sloscope_model::{SignalRow, SignalStats, TimeRange};
+use sloscope_model::{MINUTE_NANOS, SignalRow, SignalStats, TimeRange};
 
 use crate::api::ApiState;
 use crate::error::ApiError;
@@ -20,7 +20,6 @@ use crate::web::html::{badge, escape, millis, path_segment, percent};
 use crate::web::pages::services::server_and_dependency_totals;
 use crate::web::{PageResult, Section, blocking, page};
 
-const MINUTE_NANOS: u64 = 60_000_000_000;
 /// What the recent minutes are compared with.
 const BASELINE_MINUTES: u64 = 180;
 /// Fewer requests than this in the recent window say too little about rates and percentiles.

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
-use sloscope_model::TimeRange;
+use sloscope_model::{MINUTE_NANOS, TimeRange};
 use sloscope_slo::Events;
 use sloscope_slo::spec::{Exclusion, Indicator, Scope, SloSpec};
 
@@ -21,11 +21,9 @@ use crate::api::ApiState;
 use crate::error::ApiError;
 use crate::slo_api::status_of;
 use crate::web::html::{badge, escape, path_segment, percent, time};
-use crate::web::pages::services::Shown;
+use crate::web::range::Shown;
 use crate::web::svg::{LineChart, Series, Threshold, sparkline};
 use crate::web::{PageError, PageResult, Section, blocking, page};
-
-const MINUTE_NANOS: u64 = 60_000_000_000;
 
 /// Cumulative good and total events per minute from `first_minute`, for window sums in O(1).
 pub struct Prefix {

@@ -12,13 +12,13 @@ use std::fmt::Write as _;
 
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
-use sloscope_model::{StatusCode, TimeRange};
+use sloscope_model::{MINUTE_NANOS, StatusCode, TimeRange};
 use sloscope_store::{LogQuery, SpanQuery, SpanRow};
 
 use crate::api::ApiState;
 use crate::error::ApiError;
 use crate::web::html::{escape, millis, path_segment, time};
-use crate::web::pages::logs::severity_word;
+use crate::web::pages::logs::log_table;
 use crate::web::{PageResult, Section, blocking, page};
 
 /// Spans in depth-first call order with their depth; spans whose parent is missing start
@@ -85,15 +85,7 @@ pub async fn waterfall(
         .map_err(|_| ApiError::BadRequest(format!("trace id `{id}` must be 32 hex digits")))?;
     let store = state.store.clone();
     let (spans, logs) = blocking(move || {
-        let query = |range: TimeRange| SpanQuery {
-            range,
-            service: None,
-            operation: None,
-            min_duration: None,
-            errors_only: false,
-            trace_id: Some(trace_id),
-            limit: 10_000,
-        };
+        let query = |range: TimeRange| SpanQuery::trace(trace_id, range, 10_000);
         let mut spans = match hinted_range(params.at) {
             Some(range) => store.spans(&query(range))?,
             None => Vec::new(),
@@ -109,7 +101,7 @@ pub async fn waterfall(
                 .max(),
         ) {
             (Some(from), Some(to)) => store.logs(&LogQuery {
-                range: TimeRange::new(from.saturating_sub(60_000_000_000), to + 60_000_000_000),
+                range: TimeRange::new(from.saturating_sub(MINUTE_NANOS), to + MINUTE_NANOS),
                 service: None,
                 min_severity: None,
                 trace_id: Some(trace_id),
@@ -162,24 +154,7 @@ pub async fn waterfall(
     if logs.is_empty() {
         body.push_str("<p class=\"empty\">No log line carries this trace id.</p>");
     } else {
-        body.push_str("<div class=\"scroll\"><table class=\"logs\"><thead><tr><th>time</th><th>service</th><th>severity</th><th>message</th></tr></thead><tbody>");
-        for line in &logs {
-            let word = severity_word(line.severity_number);
-            let _ = write!(
-                body,
-                "<tr class=\"severity-{word}\"><td class=\"when\">{}</td><td><a href=\"/services/{}\">{}</a></td><td class=\"severity\">{}</td><td class=\"message\"><code>{}</code></td></tr>",
-                time(line.time_unix_nano),
-                path_segment(&line.service),
-                escape(&line.service),
-                escape(if line.severity_text.is_empty() {
-                    word
-                } else {
-                    &line.severity_text
-                }),
-                escape(&line.body)
-            );
-        }
-        body.push_str("</tbody></table></div>");
+        body.push_str(&log_table(&logs, false));
     }
     Ok(page(&format!("Trace {id}"), Section::Services, &body))
 }
